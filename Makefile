@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml Makefile
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/rag ingest examples
+	$(BIN)/rag ingest examples --exclude README.md
 	$(BIN)/rag search "What did the ministry say about grid storage targets?" -k 3
 	$(BIN)/rag ask "When does the coastal levy take effect?"
 	$(BIN)/rag brief

@@ -26,7 +26,7 @@ def __getattr__(name: str) -> Any:
 
         return Assistant
     if name == "serialize":
-        from . import serialize
+        import importlib
 
-        return serialize
+        return importlib.import_module("rag.serialize")
     raise AttributeError(name)

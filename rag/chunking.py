@@ -24,6 +24,7 @@ _TERM = re.compile(r"([.!?\u2026]+)([\"'\u201d\u2019\u00bb)\]}]*)(?=\s|$)")
 _WS = re.compile(r"\s*")
 _NEXT_WORD = re.compile(r"[\"'\u201c\u2018\u00ab(\[{]*(\w*)")
 _ACRONYM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
+_LIST_MARK = re.compile(r"\d{1,3}|[A-Za-z]|[ivxIVX]{1,4}")
 _WORDCHAR = re.compile(r"\w")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORDS = re.compile(r"\S+")
@@ -137,7 +138,7 @@ def _starts_item(text: str, line: tuple[int, int] | None) -> bool:
     return ch.isupper() or ch.isdigit() or bool(_BULLET.match(text, line[0], line[1])) or ch in "\"'\u201c#|"
 
 
-def _is_boundary(text: str, m: re.Match[str], nxt: int, end: int) -> bool:
+def _is_boundary(text: str, m: re.Match[str], nxt: int, begin: int, end: int) -> bool:
     word_match = _NEXT_WORD.match(text, nxt, end)
     word = word_match.group(1) if word_match else ""
     if word[:1].islower():
@@ -145,13 +146,20 @@ def _is_boundary(text: str, m: re.Match[str], nxt: int, end: int) -> bool:
     if m.group(1) != "." or m.group(2):
         return True
     ms = m.start()
-    lo = max(0, ms - 40)
+    lo = max(begin, ms - 40)
     ws = max(text.rfind(" ", lo, ms), text.rfind("\n", lo, ms), text.rfind("\t", lo, ms))
-    if ws == -1 and lo > 0:
+    if ws == -1 and lo > begin:
         return True
-    tok = text[ws + 1 : ms].lstrip("\"'\u201c\u2018([{")
+    tok_start = ws + 1 if ws != -1 else lo
+    tok = text[tok_start:ms].lstrip("\"'\u201c\u2018([{")
     if not tok:
         return True
+    if _LIST_MARK.fullmatch(tok):
+        window = max(begin, tok_start - 9)
+        nl = text.rfind("\n", window, tok_start)
+        line_start = nl + 1 if nl != -1 else (begin if window == begin else -1)
+        if line_start != -1 and not text[line_start:tok_start].strip():
+            return False  # a list marker such as "1." or "b." at the start of a line
     low = tok.lower()
     if low in _TITLES:
         return False
@@ -173,7 +181,7 @@ def _split_block(text: str, a: int, b: int) -> list[tuple[int, int]]:
         nxt = _WS.match(text, e, b).end()
         if nxt >= b:
             break
-        if _is_boundary(text, m, nxt, b):
+        if _is_boundary(text, m, nxt, a, b):
             spans.append((s, e))
             s = nxt
     spans.append((s, b))
@@ -264,17 +272,27 @@ def _regions(doc: Document, cuts: list[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(ordered, ordered[1:]) if a < b]
 
 
+def _ends_line(text: str, e: int, b: int) -> bool:
+    nl = text.find("\n", e, b)
+    return not text[e : b if nl == -1 else nl].strip()
+
+
 def _sentences(text: str, a: int, b: int, heading_starts: set[int]) -> list[_Sent]:
+    """Sentences of text[a:b] with token estimates (separators between them count too)."""
     out: list[_Sent] = []
-    prev: _Sent | None = None
     for s, e in split_sentences(text, a, b):
-        single_line = "\n" not in text[s:e]
-        is_heading = s in heading_starts or (
-            single_line and (e >= b or text.find("\n", e, e + 3) != -1 or text[e : e + 1] == "") and _is_heading_like(text, s, e)
-        ) or bool(_MD_HEADING_LINE.match(text, s, e))
+        if out and not text[out[-1].end : s].isspace():
+            out[-1].tokens += estimate_tokens(text[out[-1].end : s])  # e.g. rules between sentences
+        is_heading = (
+            s in heading_starts
+            or bool(_MD_HEADING_LINE.match(text, s, e))
+            or ("\n" not in text[s:e] and _ends_line(text, e, b) and _is_heading_like(text, s, e))
+        )
+        prev = out[-1] if out else None
         para = prev is None or is_heading or (text.count("\n", prev.end, s) >= 2 and not prev.heading)
-        prev = _Sent(s, e, estimate_tokens(text[s:e]), is_heading, para)
-        out.append(prev)
+        out.append(_Sent(s, e, estimate_tokens(text[s:e]), is_heading, para))
+    if out and text[out[-1].end : b].strip():
+        out[-1].tokens += estimate_tokens(text[out[-1].end : b])
     return out
 
 
@@ -306,28 +324,31 @@ def _word_pieces(text: str, sent: _Sent, budget: int) -> list[_Sent]:
     return pieces
 
 
+def _tokens(items: list[_Sent]) -> int:
+    return sum(s.tokens for s in items)
+
+
 def _pack(text: str, sents: list[_Sent], budget: int, overlap: int) -> list[list[_Sent]]:
     """Greedy packing of whole sentences, preferring paragraph ends, with sentence overlap."""
     groups: list[list[_Sent]] = []
     cur: list[_Sent] = []
+    cur_tokens = 0
 
-    def tokens(items: list[_Sent]) -> int:
-        return sum(s.tokens for s in items)
-
-    def close(next_tokens: int) -> list[_Sent]:
+    def close(next_tokens: int, with_overlap: bool = True) -> list[_Sent]:
+        """Emit `cur`; return what the next chunk starts with (moved headings or overlap)."""
         k = len(cur)
         while k > 0 and cur[k - 1].heading:
             k -= 1
         if 0 < k < len(cur):
             groups.append(cur[:k])
-            carried = cur[k:]
-            if tokens(carried) + next_tokens > budget:
-                groups.append(carried)
+            if _tokens(cur[k:]) + next_tokens > budget:
+                groups.append(cur[k:])
                 return []
-            return carried
-        groups.append(list(cur))
-        carried, acc = [], 0
-        for s in reversed(cur[1:]):
+            return cur[k:]
+        groups.append(cur)
+        carried: list[_Sent] = []
+        acc = 0
+        for s in reversed(cur[1:] if with_overlap else []):
             if acc + s.tokens > overlap or acc + s.tokens + next_tokens > budget:
                 break
             carried.insert(0, s)
@@ -340,16 +361,22 @@ def _pack(text: str, sents: list[_Sent], budget: int, overlap: int) -> list[list
             paragraphs.append([])
         paragraphs[-1].append(s)
     for para in paragraphs:
-        cur_tokens, para_tokens = tokens(cur), tokens(para)
+        para_tokens = _tokens(para)
         if cur_tokens + para_tokens <= budget:
             cur.extend(para)
+            cur_tokens += para_tokens
             continue
-        if cur and para_tokens <= budget and cur_tokens >= budget // 2:
+        if cur and para[0].heading and cur_tokens >= budget // 4:
+            cur = close(para_tokens, with_overlap=False)
+            cur_tokens = _tokens(cur)
+        elif cur and para_tokens <= budget and cur_tokens >= budget // 2:
             cur = close(para_tokens) + para
+            cur_tokens = _tokens(cur)
             continue
         for s in para:
-            if tokens(cur) + s.tokens <= budget:
+            if cur_tokens + s.tokens <= budget:
                 cur.append(s)
+                cur_tokens += s.tokens
                 continue
             if s.tokens > budget:
                 if cur:
@@ -357,8 +384,9 @@ def _pack(text: str, sents: list[_Sent], budget: int, overlap: int) -> list[list
                 pieces = _word_pieces(text, s, budget)
                 groups.extend([p] for p in pieces[:-1])
                 cur = pieces[-1:]
-                continue
-            cur = close(s.tokens) + [s] if cur else [s]
+            else:
+                cur = close(s.tokens) + [s] if cur else [s]
+            cur_tokens = _tokens(cur)
     if cur:
         groups.append(cur)
     return groups
@@ -394,7 +422,7 @@ def chunk_document(doc: Document, chunk_tokens: int = 200, overlap: int = 40) ->
         elif pending:
             groups.extend(_pack(text, pending, chunk_tokens, overlap))
         pending = []
-        if all(s.heading for s in sents) and sum(s.tokens for s in sents) <= chunk_tokens // 2:
+        if sents[-1].heading and all(s.heading for s in sents) and _tokens(sents) <= chunk_tokens // 2:
             pending, pending_page = sents, page
             continue
         groups.extend(_pack(text, sents, chunk_tokens, overlap))

@@ -107,7 +107,7 @@ def is_not_found(text: str) -> bool:
 
 def _clean(raw: str) -> str:
     text = _SPECIAL.sub(" ", raw)
-    text = _MARKER_BEFORE_END.sub(lambda m: " " + m.group(2).strip() + m.group(1), text)
+    text = _MARKER_BEFORE_END.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text)
     return text.strip()
 
 
@@ -399,6 +399,8 @@ def indirect_question(question: str) -> str:
             if aux in _BE and (lw.endswith(("ed", "ing")) or lw in _IRREGULAR.values()):
                 return " ".join(head + rest[:i] + [aux] + rest[i:])
         n = _subject_length(rest, predicate_needed=head == ["whether"])
+        if aux in _AUX and rest[0].lower() in _DETERMINERS:
+            n = min(n, 2)
         return " ".join(head + rest[:n] + [aux] + rest[n:])
     if lead in _WH:
         return " ".join([lead] + words[1:])  # the wh-word is the subject: "who signed the treaty"

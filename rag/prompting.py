@@ -303,23 +303,57 @@ def _names(text: str, skip_first: bool = True) -> list[str]:
     return out
 
 
+_AUX_DO = re.compile(r"\b(?:do|does|did)\b", re.I)
+_PHRASE = re.compile(r"\b(?:the|a|an)\s+[\w’'-]+(?:\s+(?:of\s+(?:the\s+)?)?[\w’'-]+)*", re.I)
+
+
 def _topic(question: str) -> str:
-    """The key noun phrase of a question: its longest name, else its content words."""
-    names = sorted(_names(question), key=len, reverse=True)
+    """The key noun phrase of a question: its first "the ..." phrase, else its longest name, else content words."""
+    body = question.strip().rstrip("?.!")
+    for match in _PHRASE.finditer(body):
+        words = []
+        for w in match.group().split():
+            if words and w.lower() in STOPWORDS and w.lower() not in ("of", "the"):
+                break
+            words.append(w)
+        while words and words[-1].lower() in ("of", "the"):
+            words.pop()
+        if _AUX_DO.search(body) and len(words) > 2 and words[-1][:1].islower() and match.end() == len(body):
+            words.pop()
+        if len(words) >= 2:
+            return " ".join(words)
+    names = sorted(_names(body), key=len, reverse=True)
     if names:
         return names[0]
-    words = [w for w in re.findall(r"[\w’'-]+", question) if w.lower() not in STOPWORDS]
+    words = [w for w in re.findall(r"[\w’'-]+", body) if w.lower() not in STOPWORDS]
     return " ".join(words[-4:])
 
 
-def standalone_question(history: Sequence[Message], question: str) -> str:
-    """Deterministic rewrite: pronouns replaced by the previous turn's name/topic, or the topic appended.
+def standalone_question(history: Sequence[Message], question: str, rewritten: str = "") -> str:
+    """A follow-up as a standalone question: the model's `rewritten` text when it looks right, else a
+    deterministic rewrite.
 
-    He/she/his/her take the first name in the last assistant reply that the previous question
+    The model's rewrite is accepted when its first line has 3-40 words, is not a repetition loop
+    and keeps at least half the follow-up's content words (any of the fallback's when it has none). The deterministic rewrite:
+    he/she/his/her take the first name in the last assistant reply that the previous question
     did not already hold (else the previous question's topic); it/they/this take the previous
     question's topic. A follow-up without pronouns that lacks the topic gets it appended.
     """
     question = question.strip()
+    fallback = _substitute_referents(history, question)
+    if rewritten.strip():
+        line = next((ln.strip() for ln in rewritten.strip().splitlines() if ln.strip()), "")
+        line = re.sub(r"^(?:standalone|rewritten)?\s*(?:question|follow-up)?\s*:\s*", "", line, flags=re.I)
+        line = line.strip(" \"'")
+        words = line.split()
+        if 3 <= len(words) <= 40 and len(set(words)) >= len(words) * 0.6:
+            own, got = content_terms(question), content_terms(line)
+            if overlap(own, got) >= 0.5 or (not own and got & content_terms(fallback)):
+                return line
+    return fallback
+
+
+def _substitute_referents(history: Sequence[Message], question: str) -> str:
     prev_q = next((m["content"] for m in reversed(history) if m.get("role") == "user" and m.get("content")), "")
     prev_a = next((m["content"] for m in reversed(history) if m.get("role") == "assistant" and m.get("content")), "")
     if not prev_q:
@@ -335,27 +369,16 @@ def standalone_question(history: Sequence[Message], question: str) -> str:
             return text, False
         word = match.group(1).lower()
         after = text[match.end() :].split()
-        possessive = word in ("his", "its", "their", "hers") or (
-            word == "her" and bool(after) and after[0].strip("?.,!").lower() not in STOPWORDS
-        )
+        nxt = after[0].strip("?.,!;:").lower() if after else ""
+        possessive = word in ("his", "its", "their", "hers") or (word == "her" and nxt.isalpha() and nxt not in STOPWORDS)
         return text[: match.start()] + referent + ("'s" if possessive else "") + text[match.end() :], True
 
     out, done = substitute(_PERSON_PRONOUN, person, question)
     if not done:
         out, done = substitute(_THING_PRONOUN, topic, question)
-    if not done and not (content_terms(topic) & content_terms(question)):
-        out = f"{question.rstrip('?').rstrip()} ({topic})?" if question.endswith("?") else f"{question} ({topic})"
+    if not done:
+        missing = [n for n in _names(topic, skip_first=False) if not content_terms(n) <= content_terms(question)]
+        extra = ", ".join(missing) if missing else ("" if content_terms(topic) & content_terms(question) else topic)
+        if extra:
+            out = f"{question.rstrip('?').rstrip()} ({extra})" + ("?" if question.endswith("?") else "")
     return out
-
-
-def clean_rewrite(raw: str, history: Sequence[Message], question: str) -> str:
-    """The model's rewrite when it looks like a question about the conversation, else the fallback."""
-    line = next((ln.strip() for ln in raw.strip().splitlines() if ln.strip()), "")
-    line = re.sub(r"^(?:standalone|rewritten)?\s*(?:question|follow-up)?\s*:\s*", "", line, flags=re.I).strip(" \"'")
-    words = line.split()
-    fallback = standalone_question(history, question)
-    if not (3 <= len(words) <= 40) or len(set(words)) < len(words) * 0.6:
-        return fallback
-    if not content_terms(line) & (content_terms(question) | content_terms(fallback)):
-        return fallback
-    return line

@@ -255,11 +255,14 @@ def read_html(path: Path, data: bytes) -> Extracted:
     text = built.text()
     meta = _meta(tree)
     title_node = tree.css_first("title")
+    heading = next((s.title for s in built.sections if s.level == 1), None)
     title = (
         clean_title(title_node.text() if title_node is not None else None)
         or clean_title(meta.get("og:title"))
-        or next((s.title for s in built.sections if s.level == 1), None)
+        or heading
     )
+    if title and heading and len(title) > len(heading) and title.startswith(heading):
+        title = heading  # "<h1> | Site name" -> "<h1>"
     date = None
     for key in _DATE_KEYS:
         date = parse_date(meta.get(key, ""))
