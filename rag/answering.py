@@ -122,21 +122,10 @@ class ChatSession:
         return answer
 
 
-def _selection(assistant: "Assistant", doc_ids: Sequence[str]):
-    store = assistant._open()
-    ids = [store.resolve_doc(d) for d in doc_ids]
-    infos = assistant.documents()
-    if ids:
-        wanted = set(ids)
-        infos = [d for d in infos if d.doc_id in wanted]
-    chunks = store.chunks([d.doc_id for d in infos])
-    return infos, chunks
-
-
 def summarize_documents(assistant: "Assistant", doc_ids: Sequence[str], on_token: TokenCallback | None = None) -> Answer:
     """Summary of the selected documents (all when none), as an Answer with coverage."""
     t0 = time.perf_counter()
-    infos, chunks = _selection(assistant, doc_ids)
+    infos, chunks = assistant.selection(doc_ids)
     with assistant.generation_lock:
         verified, coverage = summarize(infos, chunks, assistant.generator, assistant.embedder,
                                        assistant.settings, on_token=on_token)
@@ -147,6 +136,6 @@ def summarize_documents(assistant: "Assistant", doc_ids: Sequence[str], on_token
 
 def brief_documents(assistant: "Assistant", doc_ids: Sequence[str]) -> Brief:
     """The structured brief of the selected documents (all when none)."""
-    infos, chunks = _selection(assistant, doc_ids)
+    infos, chunks = assistant.selection(doc_ids)
     with assistant.generation_lock:
         return make_brief(infos, chunks, assistant.generator, assistant.embedder, assistant.settings)

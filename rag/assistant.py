@@ -15,7 +15,7 @@ from .ingesting import Progress, chunking_signature, ingest
 from .retrieval import Query, search
 from .store import Store
 from .store_indexes import SearchIndexes, load_or_build
-from .types import Answer, Brief, Document, DocumentInfo, Hit, IngestReport
+from .types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestReport
 
 if TYPE_CHECKING:
     from .answering import ChatSession
@@ -122,6 +122,15 @@ class Assistant:
         """One document with the extracted text all offsets point into."""
         store = self._open()
         return store.document(store.resolve_doc(doc_id))
+
+    def selection(self, doc_ids: Sequence[str] = ()) -> tuple[list[DocumentInfo], list[Chunk]]:
+        """The given documents (all when none) and all their chunks, in reading order."""
+        store = self._open()
+        infos = store.documents()
+        if doc_ids:
+            wanted = {store.resolve_doc(d) for d in doc_ids}
+            infos = [d for d in infos if d.doc_id in wanted]
+        return infos, store.chunks([d.doc_id for d in infos])
 
     def remove(self, doc_id_or_path: str) -> list[str]:
         """Remove a document (by id or path); returns the removed ids."""

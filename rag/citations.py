@@ -84,8 +84,9 @@ def evidence_is_insufficient(question: str, evidence: Sequence[Evidence], embedd
 
     Insufficient when there is no evidence, when a name or number of the question occurs in no
     evidence span or title (REFUSE_ON_MISSING_KEY), or when the best relevance score
-    (cosine + LEXICAL_WEIGHT * share of question terms, as in select_evidence) is below
-    INSUFFICIENT_SCORE. Tuned on SQuAD v2 (see bench/bench_qa.py).
+    (cosine + LEXICAL_WEIGHT * share of question terms) is below INSUFFICIENT_SCORE. The score
+    is Evidence.score as select_evidence computed it (on the unwidened sentence); evidence built
+    elsewhere (score 0) is scored here. Tuned on SQuAD v2 (see bench/bench_qa.py --gate).
     """
     if not evidence:
         return True
@@ -96,7 +97,11 @@ def evidence_is_insufficient(question: str, evidence: Sequence[Evidence], embedd
             found |= content_terms(ev.text) | content_terms(ev.hit.title or "")
         if key_terms(question) - found:
             return True
-    return float(np.max(sentence_scores(question, texts, embedder))) < INSUFFICIENT_SCORE
+    if all(ev.score > 0.0 for ev in evidence):
+        best = max(ev.score for ev in evidence)
+    else:
+        best = float(np.max(sentence_scores(question, texts, embedder)))
+    return best < INSUFFICIENT_SCORE
 
 
 def is_not_found(text: str) -> bool:

@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="*", metavar="DOC_ID")
     sub.add_parser("chat", parents=[common, llm], help="interactive questions with follow-ups")
 
+    p = sub.add_parser("eval", parents=[common, llm], help="measure retrieval, QA or summary quality on a dataset")
+    p.add_argument("task", choices=["retrieval", "qa", "summary"])
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="corpus.jsonl + questions.jsonl (or BEIR), or summaries.jsonl")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="a seeded random sample of N items")
+    p.add_argument("--seed", type=int, default=13, help="sampling seed for --limit (default 13)")
+    p.add_argument("-k", type=int, default=200, help="retrieval: chunks retrieved per query (default 200)")
+    p.add_argument("--max-docs", type=int, default=None, metavar="N",
+                   help="cap the corpus at N documents (the evidence of the chosen questions always kept)")
+    p.add_argument("--workdir", metavar="DIR", help="build and keep the evaluation index here (default: a "
+                   "temporary folder); never your --index")
+
     p = sub.add_parser("serve", parents=[common, llm], help="HTTP API, OpenAI-compatible route and web page")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -226,7 +238,17 @@ def cmd_serve(assistant: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(assistant: Any, args: argparse.Namespace) -> int:
+    from .evaluation import render, run_eval
+
+    result = run_eval(args.task, args.data, assistant.settings, limit=args.limit, seed=args.seed, k=args.k,
+                      max_docs=args.max_docs, workdir=args.workdir, progress=True)
+    _emit(result) if args.json else print(render(result))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "ingest": cmd_ingest, "docs": cmd_docs, "show": cmd_show, "rm": cmd_rm, "search": cmd_search,
     "ask": cmd_ask, "summarize": cmd_summarize, "brief": cmd_brief, "chat": cmd_chat, "serve": cmd_serve,
+    "eval": cmd_eval,
 }

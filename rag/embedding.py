@@ -90,10 +90,9 @@ class SentenceTransformerEmbedder:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise ModelError(f"sentence-transformers is not installed ({exc}): run `make setup`") from exc
-        hf_logging.disable_progress_bar()
+        _quiet_transformers()
         torch.set_num_threads(os.cpu_count() or 1)
         try:
             model = SentenceTransformer(
@@ -140,6 +139,15 @@ class SentenceTransformerEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Unit float32 vector for one query."""
         return self.embed([text])[0]
+
+
+def _quiet_transformers() -> None:
+    """Hide the per-load "Loading weights" progress bar of transformers (stderr noise on every command)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -86,6 +86,46 @@ class CatchAll:
             await JSONResponse(error_payload("internal_error", INTERNAL_MESSAGE), status_code=500)(scope, receive, send)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class BrowserGuard:
+    """ASGI middleware against other web sites reaching a local server through the user's browser.
+
+    Host check (DNS rebinding): with `allowed_hosts`, a request whose Host is not one of them is
+    refused. Origin check (cross-site forms, e.g. an upload posted by another site): a browser
+    request that changes something must come from this server's own origin.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] | None) -> None:
+        self.app = app
+        self.allowed = {h.lower().strip("[]") for h in allowed_hosts} if allowed_hosts is not None else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            host = headers.get("host", "")
+            problem = None
+            if self.allowed is not None and _hostname(host) not in self.allowed:
+                problem = f"requests for host {host!r} are refused; use http://127.0.0.1 or http://localhost"
+            elif scope["method"] not in SAFE_METHODS and "origin" in headers:
+                origin = headers["origin"]
+                if origin.split("://", 1)[-1].rstrip("/").lower() != host.lower():
+                    problem = f"cross-origin {scope['method']} from {origin!r} refused"
+            if problem:
+                await JSONResponse(error_payload("forbidden", problem), status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _hostname(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host[1:]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -137,12 +177,13 @@ def _add_local_docs(app: FastAPI) -> None:
 
 
 def create_app(assistant: Any, *, max_waiting: int = DEFAULT_MAX_WAITING, max_upload_bytes: int | None = None,
-               api_key: str | None = None) -> FastAPI:
+               api_key: str | None = None, allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS) -> FastAPI:
     """The FastAPI app serving `assistant`.
 
     `max_waiting`: generation requests allowed to wait while one runs (more get 429).
     `max_upload_bytes`: upload limit (default `settings.max_upload_mb` MiB).
     `api_key`: required Bearer key (default `settings.api_key`; none means open).
+    `allowed_hosts`: Host header values served (default loopback names; None: any).
     """
     from .server_api import router as api_router
     from .server_openai import router as openai_router
@@ -159,6 +200,7 @@ def create_app(assistant: Any, *, max_waiting: int = DEFAULT_MAX_WAITING, max_up
     app.state.upload_lock = threading.Lock()
     _install_error_handlers(app)
     app.add_middleware(CatchAll)
+    app.add_middleware(BrowserGuard, allowed_hosts=allowed_hosts)
 
     @app.get("/health", summary="Liveness and index size (no key needed)")
     def health(request: Request) -> dict[str, Any]:
@@ -223,6 +265,17 @@ def _clean_exit_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _log_config(uvicorn: Any) -> dict[str, Any]:
+    """uvicorn's logging with every line (access log included) on stderr, plus rag's own logger."""
+    import copy
+
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    for handler in config["handlers"].values():
+        handler["stream"] = "ext://sys.stderr"
+    config["loggers"]["rag"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def serve(assistant: Any, host: str = "127.0.0.1", port: int = 8000, *, max_waiting: int = DEFAULT_MAX_WAITING,
           log_level: str = "info") -> None:
     """Serve `assistant` over HTTP until SIGINT/SIGTERM (graceful shutdown, then return).
@@ -235,12 +288,21 @@ def serve(assistant: Any, host: str = "127.0.0.1", port: int = 8000, *, max_wait
                           "your documents; give --api-key KEY (or set RAG_API_KEY), or bind 127.0.0.1")
     import uvicorn
 
-    app = create_app(assistant, max_waiting=max_waiting)
+    hosts = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
+    app = create_app(assistant, max_waiting=max_waiting, allowed_hosts=hosts)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5, server_header=False)
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(app, log_level=log_level, log_config=_log_config(uvicorn), timeout_graceful_shutdown=5,
+                            server_header=False)
+    gate: GenerationGate = app.state.gate
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            gate.stopping.set()  # open answer streams end with an error event instead of being cut off
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     print(f"briefing-rag serving http://{shown}:{bound_port}/ (API docs at /docs); Ctrl-C stops it",
           file=sys.stderr, flush=True)
     with _clean_exit_on_signals():

@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import serialize
 from .errors import IndexMissingError, RagError
-from .server_uploads import forget_upload
 from .server_common import (
     INTERNAL_MESSAGE, SSE_HEADERS, Primed, assistant_of, error_payload, gate_of, generate, generate_result,
     index_dir_of, prime, rag_error_payload, sse_event,
 )
+from .server_uploads import forget_upload
 
 log = logging.getLogger("rag.server")
 DATE = r"^\d{4}-\d{2}-\d{2}$"

@@ -71,6 +71,7 @@ def sse_event(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+STOP_POLL_S = 0.25
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -88,6 +89,8 @@ class GenerationGate:
         self._lock = asyncio.Lock()
         self._admitted = 0
         self._mean_seconds = 5.0
+        self.stopping = threading.Event()
+        """Set when the server begins to shut down: running generations end, new ones are refused."""
 
     @property
     def admitted(self) -> int:
@@ -100,6 +103,8 @@ class GenerationGate:
 
     def admit(self) -> "Slot":
         """A place in the queue, or ApiError 429 when `max_waiting` requests already wait."""
+        if self.stopping.is_set():
+            raise shutting_down()
         if self._admitted >= 1 + self.max_waiting:
             seconds = self.retry_after()
             raise ApiError(429, "busy", f"the model is busy: {self._admitted - 1} requests are already waiting; "
@@ -111,6 +116,11 @@ class GenerationGate:
         self._mean_seconds = 0.7 * self._mean_seconds + 0.3 * seconds
 
 
+def shutting_down() -> ApiError:
+    return ApiError(503, "shutting_down", "the server is shutting down; the answer was not finished",
+                    {"Retry-After": "5"})
+
+
 class Slot:
     """One admitted request: acquire to run, release (idempotent) when the model is free again."""
 
@@ -120,10 +130,17 @@ class Slot:
         self._done = False
         self._since = 0.0
 
+    @property
+    def stopping(self) -> threading.Event:
+        return self._gate.stopping
+
     async def acquire(self) -> None:
         await self._gate._lock.acquire()
         self._held = True
         self._since = time.monotonic()
+        if self.stopping.is_set():
+            self.release()
+            raise shutting_down()
 
     def release(self) -> None:
         if self._done:
@@ -198,7 +215,12 @@ async def generate(slot: Slot, run: Callable[[TokenCallback], T]) -> AsyncIterat
         threading.Thread(target=work, name="rag-generate", daemon=True).start()
         started = True
         while True:
-            kind, value = await items.get()
+            try:
+                kind, value = await asyncio.wait_for(items.get(), timeout=STOP_POLL_S)
+            except asyncio.TimeoutError:
+                if slot.stopping.is_set():
+                    raise shutting_down() from None
+                continue
             if kind == "error":
                 raise value
             yield kind, value

@@ -21,13 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import serialize
+from . import Answer, Citation, serialize
 from .errors import RagError
 from .server_common import (
     INTERNAL_MESSAGE, SSE_HEADERS, ApiError, Primed, assistant_of, error_payload, gate_of, generate, generate_result,
     index_dir_of, prime, rag_error_payload,
 )
-from .types import Answer, Citation
 
 log = logging.getLogger("rag.server")
 MODEL_ID = "briefing-rag"
@@ -87,13 +86,13 @@ def footnote(c: Citation) -> str:
 
 
 def answer_text(answer: Answer) -> str:
-    """The answer, then its footnotes, then the sentences no passage supported (if any)."""
+    """The answer, the sentences no passage supported (if any), then the footnotes."""
     blocks = [answer.answer.strip()]
-    if answer.citations:
-        blocks.append(SOURCES_HEADING + "\n" + "\n".join(footnote(c) for c in answer.citations))
     unverified = [s.text for s in answer.sentences if not s.supported]
     if unverified and not answer.refused:
         blocks.append(UNVERIFIED_HEADING + "\n" + "\n".join(f"- {t}" for t in unverified))
+    if answer.citations:
+        blocks.append(SOURCES_HEADING + "\n" + "\n".join(footnote(c) for c in answer.citations))
     return "\n\n".join(blocks)
 
 

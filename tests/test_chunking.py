@@ -43,10 +43,15 @@ def check_chunks(doc: Document, chunks, budget: int) -> None:
 
 
 def test_abbreviations_initials_and_acronyms_do_not_split():
-    text = "Dr. Smith met Mr. Jones and J. R. Doe in the U.S. on Monday. They discussed No. 5 with Prof. Lee."
+    text = "Dr. Smith met Mr. Jones and J. A. Doe in the U.S. on Monday. They discussed No. 5 with Prof. Lee."
     assert sentences(text) == [
-        "Dr. Smith met Mr. Jones and J. R. Doe in the U.S. on Monday.",
+        "Dr. Smith met Mr. Jones and J. A. Doe in the U.S. on Monday.",
         "They discussed No. 5 with Prof. Lee.",
+    ]
+    assert sentences("The answer was No. The vote failed. See Roe v. Wade, 410 U.S. 113.") == [
+        "The answer was No.",
+        "The vote failed.",
+        "See Roe v. Wade, 410 U.S. 113.",
     ]
 
 
@@ -79,6 +84,11 @@ def test_quotes_and_brackets_stay_with_their_sentence():
         '"Why?" she asked.',
         "Next!",
     ]
+
+
+def test_citation_markers_stay_with_the_sentence_they_follow():
+    text = "Talks were delayed.[1] The envoy left [2]. Aid resumed. [3, 4] Prices fell!"
+    assert sentences(text) == ["Talks were delayed.[1]", "The envoy left [2].", "Aid resumed. [3, 4]", "Prices fell!"]
 
 
 def test_bullets_blank_lines_and_headings_end_sentences():

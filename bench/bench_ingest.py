@@ -1,0 +1,84 @@
+"""Ingest speed by embedding backend, as cold processes, against plain SentenceTransformer.encode.
+
+Writes the first N SciFact abstracts as files, then, in turn and `--repeat` times, runs fresh
+processes: (plain) `SentenceTransformer(model).encode(texts)` fp32 of exactly the chunk texts the
+ingest embeds, and a full ingest into an empty index with each backend (model load, reading,
+chunking, embedding, SQLite, FAISS and BM25 included). Reports the best wall time of each.
+
+    .venv/bin/python bench/bench_ingest.py --docs 1000 --backends plain,torch,openvino
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from _util import ROOT, ingest_cold, machine_note, run_cold, table, write_scifact
+
+from rag.chunking import chunk_document
+from rag.config import Settings
+from rag.documents import read_document
+from rag.sources import hash_file
+from rag.store import keyword_text
+
+_PLAIN = """
+import json, sys
+from sentence_transformers import SentenceTransformer
+texts = json.load(open(sys.argv[2]))
+SentenceTransformer(sys.argv[1], device="cpu").encode(texts, normalize_embeddings=True)
+"""
+
+
+def chunk_texts(folder: Path, settings: Settings) -> list[str]:
+    """The texts an ingest of `folder` embeds (title + heading + chunk text), distinct."""
+    texts: list[str] = []
+    for path in sorted(folder.iterdir()):
+        doc = read_document(hash_file(path))
+        texts += [keyword_text(doc.title, c.heading, c.text)
+                  for c in chunk_document(doc, settings.chunk_tokens, settings.chunk_overlap)]
+    return list(dict.fromkeys(texts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=1000, help="SciFact abstracts to ingest (default 1000)")
+    ap.add_argument("--backends", default="plain,torch,openvino", help="plain, torch, openvino, cli (rag ingest)")
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    settings = Settings.from_env()
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        docs = work / "docs"
+        write_scifact(docs, args.docs)
+        texts = chunk_texts(docs, settings)
+        (work / "texts.json").write_text(json.dumps(texts))
+        best: dict[str, float] = {}
+        chunks = 0
+        for _ in range(args.repeat):
+            for backend in args.backends.split(","):
+                if backend == "plain":
+                    wall, _ = run_cold([sys.executable, "-c", _PLAIN, settings.embedder_path, str(work / "texts.json")])
+                else:
+                    shutil.rmtree(work / "index", ignore_errors=True)
+                    wall, report = ingest_cold(backend, docs, work / "index")
+                    chunks = report["chunks"]
+                print(f"  {backend}: {wall:.1f} s", file=sys.stderr)
+                best[backend] = min(wall, best.get(backend, float("inf")))
+        base = best.get("plain")
+        rows = [[name, round(wall, 1), round(len(texts) / wall, 1), round(base / wall, 2) if base else None]
+                for name, wall in best.items()]
+        print(f"{args.docs} SciFact abstracts -> {chunks or len(texts)} chunks ({len(texts)} distinct texts); "
+              f"best of {args.repeat} cold runs; {machine_note()}")
+        print(table(["run", "wall s", "texts/s", "speed-up vs plain"], rows))
+        print("plain = SentenceTransformer.encode fp32 (batch 32) only; the others are whole `ingest` processes")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
