@@ -6,8 +6,9 @@ in order of first use across the sections, one number per distinct span.
 
 - key points: the verified sentences of the map-reduce summary (unsupported ones are dropped);
 - actors: capitalised names (titles and appositives give the role) next to an attribution verb
-  (said, warned, announced, ...) or after "according to"; a bare surname joins the full name;
-  each attributed sentence is a cited position, prefixed with its source's date;
+  (said, warned, announced, ...) or after "according to"; a bare surname, a bare title that
+  matches a person's role ("the Minister said") or an organisation's head word ("the Ministry")
+  joins the full name; each attributed sentence is a cited position, prefixed with its date;
 - tensions: two sources about the same thing (embedding similarity and shared words) giving
   different figures of one kind (percent, money, dates, years, a unit), or two actors (or one
   actor at two dates) taking opposite stances on a shared topic; both sides cited, and where
@@ -26,8 +27,8 @@ import numpy as np
 
 from .config import Settings
 from .embedding import Embedder
-from .generation import Generator
 from .extractive import Reading, content_words, flat, read_documents, select, stem, words
+from .generation import Generator
 from .summarizing import CitationBook, draft_summary
 from .types import Actor, Brief, Chunk, Claim, DocumentInfo
 

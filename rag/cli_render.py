@@ -160,13 +160,15 @@ def run_chat(session: Any, as_json: bool, interactive: bool) -> int:
             return 0
         if line == "/reset":
             session.reset()
-            print("(conversation reset)")
+            print("(conversation reset)", file=sys.stderr if as_json else sys.stdout)
             continue
         if line == "/sources":
             cites = session.last.citations if session.last else ()
-            for c in cites:
+            if as_json:
+                _emit_json({"sources": [serialize.citation_json(c) for c in cites]})
+            for c in cites if not as_json else ():
                 print(footnote(c))
-            if not cites:
+            if not cites and not as_json:
                 print("(no sources yet)")
             continue
         try:
@@ -178,8 +180,12 @@ def run_chat(session: Any, as_json: bool, interactive: bool) -> int:
                 return 1
             continue
         if as_json:
-            sys.stdout.write(json.dumps(serialize.answer_json(answer), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            _emit_json(serialize.answer_json(answer))
         else:
             render_answer(answer, streamed=printer is not None and printer.printed)
             print()
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

@@ -98,13 +98,15 @@ def lead_n(documents: Sequence[str], n: int = 3) -> str:
 
 
 def rouge_f(prediction: str, reference: str) -> dict[str, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F-measures (rouge-score, Porter stemming)."""
+    """ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F-measures (rouge-score, Porter stemming).
+
+    ROUGE-L is the LCS over the whole text; ROUGE-Lsum the summary-level LCS over sentences.
+    """
     from rouge_score import rouge_scorer
 
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    scores = scorer.score(reference, prediction)
-    return {"rouge1": scores["rouge1"].fmeasure, "rouge2": scores["rouge2"].fmeasure,
-            "rougeL": scores["rougeL"].fmeasure}
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+    scores = scorer.score("\n".join(split_sentences(reference)), "\n".join(split_sentences(prediction)))
+    return {name: scores[name].fmeasure for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
 
 
 def mean(values: Iterable[float]) -> float | None:

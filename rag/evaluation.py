@@ -378,10 +378,11 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"  {name + ' ms (p50 / p95)':<30}{_fmt(lat['p50']):>8} / {_fmt(lat['p95'])}")
     else:
         lines.append(f"{result['items']} items, {result['documents']} documents")
-        lines.append(f"{'':<10}{'ROUGE-1':>10}{'ROUGE-2':>10}{'ROUGE-L':>10}")
+        lines.append(f"{'':<10}{'ROUGE-1':>10}{'ROUGE-2':>10}{'ROUGE-L':>10}{'ROUGE-Lsum':>12}")
         for label in ("system", "lead3"):
             row = result[label]
-            lines.append(f"{label:<10}" + "".join(f"{_fmt(row.get(n)):>10}" for n in ("rouge1", "rouge2", "rougeL")))
+            lines.append(f"{label:<10}" + "".join(f"{_fmt(row.get(n)):>10}" for n in ("rouge1", "rouge2", "rougeL"))
+                         + f"{_fmt(row.get('rougeLsum')):>12}")
         lines.append(f"sentences cited {_fmt(result['sentences_cited'])}, supported "
                      f"{_fmt(result['sentences_supported'])}; ms per summary p50 "
                      f"{_fmt(result['seconds_per_summary']['p50'])}")

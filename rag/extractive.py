@@ -332,6 +332,9 @@ def _clause_supported(reading: Reading, clause: str, i: int, cosine: float) -> b
         return False
     if not numbers(clause) <= numbers(reading.units[i].text) or not names(clause) <= lex:
         return False
+    for m in _NUMBER.finditer(clause):  # what a figure is said to measure must be in the source too
+        if not content_words(" ".join(words(clause[:m.start()])[-2:])) <= lex:
+            return False
     source = max(clauses(reading.units[i].text), key=lambda c: len(want & content_words(c)))
     return has_negation(clause) == has_negation(source)
 

@@ -37,7 +37,7 @@ from .extractive import MARKER, Reading, TokenCounter, content_words, flat, read
 from .generation import Generator, Message
 from .types import AnswerSentence, Brief, Chunk, Citation, Coverage, DocumentInfo
 
-FINAL_NOTES_TOKENS = 600  # most note tokens the final prompt shows the model
+FINAL_NOTES_TOKENS = 480  # most note tokens the final prompt shows the model (SmolLM2 reads ~250/s)
 PROMPT_OVERHEAD_TOKENS = 96
 MAP_NOTE_RATIO = 0.25
 REDUCE_NOTE_RATIO = 0.5
@@ -213,7 +213,7 @@ def draft_summary(reading: Reading, generator: Generator, embedder: Embedder, se
     """Plan the notes, ask the model for the final summary and verify it (steps 2 to 4)."""
     target = target_sentences(len([d for d in reading.doc_order if reading.doc_chunks[d]]))
     window = int(generator.context_window)
-    max_out = max(32, min(settings.max_tokens, 40 * target, window // 4))
+    max_out = max(32, min(settings.max_tokens, 36 * target, window // 4))
     final_tokens = max(32, min(FINAL_NOTES_TOKENS, window - max_out - PROMPT_OVERHEAD_TOKENS))
     window_tokens = max(final_tokens, window - max_out - PROMPT_OVERHEAD_TOKENS)
     tokens = TokenCounter(reading, generator.count_tokens)

@@ -90,7 +90,9 @@ def test_squad_normalisation_and_containment() -> None:
 
 def test_rouge_through_the_library() -> None:
     same = m.rouge_f("the cat sat on the mat", "the cat sat on the mat")
-    assert same == {"rouge1": pytest.approx(1.0), "rouge2": pytest.approx(1.0), "rougeL": pytest.approx(1.0)}
+    assert same == {name: pytest.approx(1.0) for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
+    two = m.rouge_f("Alpha beta gamma. Delta epsilon.", "Delta epsilon. Alpha beta gamma.")
+    assert two["rougeLsum"] == pytest.approx(1.0) and two["rougeL"] < 1.0  # summary-level LCS per sentence
     half = m.rouge_f("cats sitting", "the cat sat")  # stemming: cats -> cat; 1 of 2 vs 1 of 3 unigrams
     assert half["rouge1"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
     assert half["rouge2"] == 0.0

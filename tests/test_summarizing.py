@@ -152,6 +152,7 @@ def test_support_checks_numbers_names_and_negation():
     assert support(reading, "The levy will be set at 7% of annual property tax.", emb) is None
     assert support(reading, "Director Tomas Varga argued that the levy is essential to protect coastal towns.", emb) is None
     assert support(reading, "The start date of the levy has been decided by the cabinet.", emb) is None
+    assert support(reading, "The levy will be raised by 1.5% of annual property tax.", emb) is None
 
 
 def test_reduce_runs_level_by_level_when_notes_exceed_the_window():
@@ -314,14 +315,15 @@ def test_real_models_summary_and_brief():
 
     configure_offline()
     infos, chunks, texts = corpus(size=3, overlap=1)
-    embedder, generator = load_embedder(Settings()), load_generator(Settings())
+    settings = Settings(max_tokens=128)
+    embedder, generator = load_embedder(settings), load_generator(settings)
     pieces: list[str] = []
-    answer, coverage = summarize(infos, chunks, generator, embedder, Settings(), on_token=pieces.append)
+    answer, coverage = summarize(infos, chunks, generator, embedder, settings, on_token=pieces.append)
     assert pieces and coverage.chunks_read == coverage.chunks_total == len(chunks) and coverage.documents == 3
     assert answer.sentences and all(s.supported and s.citations for s in answer.sentences)
     assert_quotes_exact(answer.citations, texts)
 
-    brief = make_brief(infos, chunks, generator, embedder, Settings())
+    brief = make_brief(infos, chunks, generator, embedder, settings)
     assert_quotes_exact(brief.citations, texts)
     assert any(a.positions and all(p.citations for p in a.positions) for a in brief.actors)
     dated = [t for t in brief.tensions if "the latest source (2026-03-02, Levy update) says" in t.text]

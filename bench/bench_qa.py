@@ -1,0 +1,176 @@
+"""Question answering on SQuAD v2 through the real pipeline, stage by stage.
+
+Indexes every paragraph of a seeded sample of articles (files ingested by the Assistant), then
+for a seeded sample of their questions runs what `rag ask` runs: hybrid search, select_evidence,
+the evidence gate, the local model (streamed, timed), verify_answer. From the same model output
+it scores two answer policies: `quote` (the default: unsupported or thin model text gets the best
+evidence quoted) and `strict` (no supported model sentence -> refused).
+
+    .venv/bin/python bench/bench_qa.py --limit 200
+    .venv/bin/python bench/bench_qa.py --gate --limit 2000      # the evidence gate alone, no LLM
+
+Figures: answered rate, answer holds a gold answer (SQuAD normalisation), citation precision
+(the cited quote / its chunk holds a gold answer), refusal rate on unanswerable and answerable
+questions, first-token and total seconds per answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _util import machine_note, table
+
+from rag import citations
+from rag.assistant import Assistant
+from rag.config import Settings, eval_data_dir
+from rag.eval_metrics import contains_gold, mean, percentile
+from rag.evaluation import load_qa_set, write_corpus
+from rag.prompting import ANSWER_STOP, answer_messages, content_terms, key_terms, select_evidence
+
+
+def pick(data: Path, articles: int, limit: int, seed: int):  # noqa: ANN201
+    corpus, questions = load_qa_set(data)
+    titles = sorted({r.title for r in corpus})
+    chosen = set(random.Random(seed).sample(titles, min(articles, len(titles))))
+    docs = [r for r in corpus if r.title in chosen]
+    ids = {r.id for r in docs}
+    context = {}
+    with open(data / "questions.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            context[str(row["id"])] = row.get("gold_context_doc_id")
+    pool = [q for q in questions if context.get(q.id) in ids]
+    qs = random.Random(seed + 1).sample(pool, min(limit, len(pool)))
+    return docs, qs
+
+
+def gate_features(question: str, evidence) -> tuple[bool, float]:  # noqa: ANN001
+    found: set[str] = set()
+    for hit in {ev.hit.chunk_id: ev.hit for ev in evidence}.values():
+        found |= content_terms(hit.chunk.text) | content_terms(hit.title)
+    return bool(key_terms(question) - found), max((ev.score for ev in evidence), default=0.0)
+
+
+def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN001
+    rows = []
+    for q in qs:
+        hits = assistant.search(q.text)
+        evidence = select_evidence(q.text, hits, assistant.embedder, settings)
+        missing, best = gate_features(q.text, evidence)
+        rows.append((q.unanswerable, missing, best))
+    out = []
+    for use_missing in (False, True):
+        for threshold in (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
+            refused = [(u, (use_missing and m) or b < threshold) for u, m, b in rows]
+            out.append([("key+" if use_missing else "") + f"score<{threshold}",
+                        f"{mean(float(not r) for u, r in refused if not u):.3f}",
+                        f"{mean(float(r) for u, r in refused if u):.3f}"])
+    print(table(["gate rule", "answered (answerable)", "refused (unanswerable)"], out))
+    print(f"current rule: key+score<{citations.INSUFFICIENT_SCORE}")
+
+
+def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:  # noqa: ANN001
+    generator = assistant.generator
+    per_policy: dict[str, list[dict]] = {"quote": [], "strict": []}
+    first_s, total_s = [], []
+    for i, q in enumerate(qs):
+        t0 = time.perf_counter()
+        hits = assistant.search(q.text)
+        evidence = select_evidence(q.text, hits, assistant.embedder, settings)
+        raw, first = "", None
+        gated = not evidence or citations.evidence_is_insufficient(q.text, evidence, assistant.embedder)
+        if not gated:
+            messages = answer_messages(q.text, evidence, context_window=generator.context_window,
+                                       count_tokens=generator.count_tokens, reserve_tokens=settings.max_tokens)
+            for piece in generator.stream(messages, max_tokens=settings.max_tokens, stop=ANSWER_STOP):
+                first = first if first is not None else time.perf_counter() - t0
+                raw += piece
+        for policy in per_policy:
+            if gated:
+                v = citations.refusal(q.text)
+            else:
+                v = citations.verify_answer(q.text, raw, evidence, assistant.embedder,
+                                            quote_when_unsupported=policy == "quote")
+            chunk_text = {h.chunk_id: h.chunk.text for h in hits}
+            per_policy[policy].append({
+                "unanswerable": q.unanswerable, "refused": v.refused, "gated": gated,
+                "gold": not v.refused and contains_gold(v.answer, q.answers),
+                "model_gold": contains_gold(raw, q.answers) if raw else False,
+                "quote_gold": [contains_gold(c.quote, q.answers) for c in v.citations],
+                "chunk_gold": [contains_gold(chunk_text.get(c.chunk_id, ""), q.answers) for c in v.citations],
+                "model_supported": any(s.supported and not s.text.startswith("According to ") for s in v.sentences)})
+        total_s.append(time.perf_counter() - t0)
+        if first is not None:
+            first_s.append(first)
+        if verbose:
+            r = per_policy["quote"][-1]
+            print(f"[{i + 1}/{len(qs)}] {'U' if q.unanswerable else 'A'} {q.text!r}\n   raw={raw[:160]!r}\n"
+                  f"   refused={r['refused']} gold={r['gold']} gold={q.answers[:1]}", file=sys.stderr)
+    rows = []
+    for policy, rs in per_policy.items():
+        ans = [r for r in rs if not r["unanswerable"]]
+        una = [r for r in rs if r["unanswerable"]]
+        answered = [r for r in ans if not r["refused"]]
+        rows.append([
+            policy,
+            f"{mean(float(not r['refused']) for r in rs):.3f}",
+            f"{mean(float(r['gold']) for r in ans):.3f}",
+            f"{mean(float(r['gold']) for r in answered) or 0:.3f}",
+            f"{mean(float(g) for r in ans for g in r['quote_gold']) or 0:.3f}",
+            f"{mean(float(g) for r in ans for g in r['chunk_gold']) or 0:.3f}",
+            f"{mean(float(r['refused']) for r in una) or 0:.3f}",
+            f"{mean(float(r['refused']) for r in ans) or 0:.3f}",
+        ])
+    print(table(["policy", "answered", "gold (answerable)", "gold (answered)", "cite prec. quote",
+                 "cite prec. chunk", "refused unanswerable", "refused answerable"], rows))
+    quote = per_policy["quote"]
+    ans = [r for r in quote if not r["unanswerable"]]
+    una = [r for r in quote if r["unanswerable"]]
+    print(f"gate refused: answerable {mean(float(r['gated']) for r in ans):.3f}, "
+          f"unanswerable {mean(float(r['gated']) for r in una):.3f}; "
+          f"model text alone holds gold (answerable): {mean(float(r['model_gold']) for r in ans):.3f}; "
+          f"answers with a supported model sentence: {mean(float(r['model_supported']) for r in quote):.3f}")
+    print(f"seconds per answer (model called): first token p50 {percentile(first_s, 50) or 0:.2f} "
+          f"p90 {percentile(first_s, 90) or 0:.2f}; total (all questions) p50 {percentile(total_s, 50) or 0:.2f} "
+          f"p90 {percentile(total_s, 90) or 0:.2f} mean {mean(total_s) or 0:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=None, help="eval folder (default $RAG_EVAL_DATA or ../shared/eval)")
+    parser.add_argument("--limit", type=int, default=200, help="questions (default 200)")
+    parser.add_argument("--articles", type=int, default=6, help="articles whose paragraphs are indexed (default 6)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gate", action="store_true", help="evaluate the evidence gate only (no LLM)")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the index here (reused when it exists)")
+    parser.add_argument("--verbose", action="store_true", help="print each question and answer on stderr")
+    args = parser.parse_args()
+    data = (args.data or eval_data_dir()) / "squad-v2" if not (args.data and (args.data / "questions.jsonl").is_file()) else args.data
+    if not (data / "questions.jsonl").is_file():
+        sys.exit(f"no SQuAD v2 data at {data} (set RAG_EVAL_DATA or --data)")
+    docs, qs = pick(data, args.articles, args.limit, args.seed)
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-qa-"))
+    settings = Settings.from_env(index_dir=root / "index")
+    with Assistant(settings) as assistant:
+        t0 = time.perf_counter()
+        write_corpus(root / "docs", [(r.id, r.title, r.text) for r in docs])
+        report = assistant.ingest([root / "docs"])
+        unanswerable = sum(q.unanswerable for q in qs)
+        print(f"SQuAD v2 {data}: {len(docs)} paragraphs of {args.articles} articles indexed "
+              f"({report.chunks} chunks, {time.perf_counter() - t0:.0f} s); {len(qs)} questions "
+              f"({unanswerable} unanswerable), seed {args.seed}; {machine_note()}")
+        if args.gate:
+            run_gate(assistant, qs, settings)
+        else:
+            print(f"model {assistant.generator.info.get('llm')}, k={settings.k}, max_tokens={settings.max_tokens}")
+            run_qa(assistant, qs, settings, args.verbose)
+
+
+if __name__ == "__main__":
+    main()
