@@ -3,8 +3,9 @@
 Indexes every paragraph of a seeded sample of articles (files ingested by the Assistant), then
 for a seeded sample of their questions runs what `rag ask` runs: hybrid search, select_evidence,
 the evidence gate, the local model (streamed, timed), verify_answer. From the same model output
-it scores two answer policies: `quote` (the default: unsupported or thin model text gets the best
-evidence quoted) and `strict` (no supported model sentence -> refused).
+it scores several answer policies: `quote` (the default: unsupported or thin model text gets the
+best evidence quoted), `quote if score>=X` (that quote only when the best evidence scores X or
+more, else refused) and `strict` (no supported model sentence -> refused).
 
     .venv/bin/python bench/bench_qa.py --limit 200
     .venv/bin/python bench/bench_qa.py --gate --limit 2000      # the evidence gate alone, no LLM
@@ -77,7 +78,9 @@ def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN
 
 def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:  # noqa: ANN001
     generator = assistant.generator
-    per_policy: dict[str, list[dict]] = {"quote": [], "strict": []}
+    policies = {"quote": {}, "quote if score>=0.8": {"quote_min_score": 0.8},
+                "quote if score>=0.9": {"quote_min_score": 0.9}, "strict": {"quote_when_unsupported": False}}
+    per_policy: dict[str, list[dict]] = {name: [] for name in policies}
     first_s, total_s = [], []
     for i, q in enumerate(qs):
         t0 = time.perf_counter()
@@ -95,8 +98,7 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
             if gated:
                 v = citations.refusal(q.text)
             else:
-                v = citations.verify_answer(q.text, raw, evidence, assistant.embedder,
-                                            quote_when_unsupported=policy == "quote")
+                v = citations.verify_answer(q.text, raw, evidence, assistant.embedder, **policies[policy])
             chunk_text = {h.chunk_id: h.chunk.text for h in hits}
             per_policy[policy].append({
                 "unanswerable": q.unanswerable, "refused": v.refused, "gated": gated,

@@ -102,7 +102,7 @@ def main() -> None:
                     t0 = time.perf_counter()
                     assistant.search(q.text, k=5, mode=mode)
                     times.append((time.perf_counter() - t0) * 1000)
-                    hits = assistant.search(q.text, k=100, mode=mode)
+                    hits = assistant.search(q.text, k=10, mode=mode)
                     scores.append(ndcg_at_k(doc_ranking(mapping[h.path] for h in hits), q.relevant, 10))
                 quality.append([mode, round(mean(scores) or 0.0, 4)])
                 latency[mode] = times
@@ -118,7 +118,7 @@ def main() -> None:
             [f"{mode} (k=5)", round(percentile(t, 50), 1),
              round(percentile(t, 95), 1)] for mode, t in latency.items()]))
         print()
-        print(table([f"nDCG@10 ({len(questions)} test queries)", "value"],
+        print(table([f"nDCG@10 ({len(questions)} test queries, k=10)", "value"],
                     quality + [["(hybrid: dense_weight", f"{settings.dense_weight}, CANDIDATES {retrieval.CANDIDATES})"]]))
         print(f"\n`rag --help`: median {statistics.median(helps):.2f} s, min {min(helps):.2f} s over 5 cold runs")
         if sweep_rows:

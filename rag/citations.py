@@ -48,7 +48,9 @@ REFUSE_ON_MISSING_KEY = True
 """Refuse before generation when a name or number of the question occurs in none of the evidence's
 chunks or titles."""
 QUOTE_WHEN_UNSUPPORTED = True
-"""With no supported model sentence (and no NOT FOUND), answer with the best evidence quoted."""
+"""With no supported model sentence (and no NOT FOUND), answer with the best evidence quoted..."""
+QUOTE_MIN_SCORE = 0.0
+"""...when the best evidence's relevance score (Evidence.score) is at least this; else refuse."""
 
 
 @dataclass(frozen=True)
@@ -240,12 +242,13 @@ def verify_answer(
     evidence: Sequence[Evidence],
     embedder: Embedder,
     quote_when_unsupported: bool = QUOTE_WHEN_UNSUPPORTED,
+    quote_min_score: float = QUOTE_MIN_SCORE,
 ) -> VerifiedAnswer:
     """Split, attribute and check every sentence of the model's answer against the evidence.
 
     Refused (see `refusal`) when there is no evidence, when the model wrote NOT FOUND or a
     refusal phrase and none of its sentences is supported, or when nothing is supported and
-    `quote_when_unsupported` is off. Otherwise the answer is the model's sentences (supported
+    `quote_when_unsupported` is off or the best Evidence.score is below `quote_min_score`. Otherwise the answer is the model's sentences (supported
     ones end with their [n], unsupported ones have none and are flagged supported=False),
     followed, when the supported text is thin or missing, by the best evidence quoted verbatim
     with its citation: 'According to <title> (<date>): "<quote>" [n]'.
@@ -272,7 +275,9 @@ def verify_answer(
             first_support = first_support or found[0]
             supported_terms |= content_terms(text)
         sentences.append(AnswerSentence(text, tuple(book.add(s) for s in found), bool(found)))
-    if not supported_terms and (not_found or not quote_when_unsupported):
+    if not supported_terms and (
+        not_found or not quote_when_unsupported or max(ev.score for ev in evidence) < quote_min_score
+    ):
         return refusal(question)
     if len(supported_terms) < THIN_TERMS or any(not s.supported for s in sentences):
         quote_span = first_support or _best_for_question(question, evidence, embedder)

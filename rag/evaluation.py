@@ -223,11 +223,13 @@ def eval_retrieval(data: Path, settings: Settings, *, limit: int | None = None, 
             bar = _bar(len(questions), mode, progress)
             for q in questions:
                 t0 = time.perf_counter()
-                hits = ws.assistant.search(q.text, k=k, mode=mode)
+                hits = ws.assistant.search(q.text, k=10, mode=mode)  # what a user's search runs
                 latency.append((time.perf_counter() - t0) * 1000)
-                ranking = m.doc_ranking(mapping.get(h.path, h.path) for h in hits)
-                for name, value in m.ranking_metrics(ranking, q.relevant).items():
+                top = m.doc_ranking(mapping.get(h.path, h.path) for h in hits)
+                deep = m.doc_ranking(mapping.get(h.path, h.path) for h in ws.assistant.search(q.text, k=k, mode=mode))
+                for name, value in m.ranking_metrics(top, q.relevant).items():
                     scores.setdefault(name, []).append(value)
+                scores["recall@100"][-1] = m.recall_at_k(deep, q.relevant, 100)
                 bar.update(1)
             bar.close()
             per_mode[mode] = {**{n: _round(m.mean(v)) for n, v in scores.items()}, "latency_ms": _ms(latency)}
@@ -364,7 +366,8 @@ def render(result: dict[str, Any]) -> str:
              f"{ing.get('chunks')} chunks, ingested in {_fmt(ing.get('seconds'))} s"]
     if result["task"] == "retrieval":
         names = ["ndcg@10", "recall@5", "recall@100", "mrr@10"]
-        lines.append(f"{result['questions']} queries, document-level, k={result['k']} chunks")
+        lines.append(f"{result['questions']} queries, document-level; recall@100 from k={result['k']} chunks, "
+                     "the rest and the latency from k=10")
         lines.append(f"{'mode':<8}" + "".join(f"{n:>12}" for n in names) + f"{'p50 ms':>10}{'p95 ms':>10}")
         for mode, row in result["modes"].items():
             lat = row["latency_ms"]

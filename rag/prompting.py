@@ -337,7 +337,13 @@ def _substitute_referents(history: Sequence[Message], question: str) -> str:
         out, done = substitute(_THING_PRONOUN, topic, question)
     if not done:
         missing = [n for n in _names(topic, skip_first=False) if not content_terms(n) <= content_terms(question)]
-        extra = ", ".join(missing) if missing else ("" if content_terms(topic) & content_terms(question) else topic)
+        if missing:
+            extra = ", ".join(missing)
+        else:  # carry the previous question's content words the follow-up lacks
+            own = content_terms(question)
+            carried = [w for w in re.findall(r"[\w’'-]+", prev_q.rstrip("?.!"))
+                       if content_terms(w) and not content_terms(w) <= own]
+            extra = " ".join(dict.fromkeys(carried))
         if extra:
             out = f"{question.rstrip('?').rstrip()} ({extra})" + ("?" if question.endswith("?") else "")
     return out

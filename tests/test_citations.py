@@ -124,6 +124,8 @@ def test_not_found_and_unsupported_answers_refuse() -> None:
     assert fantasy.refused and fantasy.citations == ()
     quoted = verify("Penguins prefer cold water.")
     assert not quoted.refused and quoted.sentences[0].supported is False and quoted.sentences[-1].supported
+    assert verify("Penguins prefer cold water.", quote_min_score=1.5).refused  # evidence scores are 1.0
+    assert not verify("The quay will cost 40 million euros.", quote_min_score=1.5).refused
     assert verify_answer("q?", "Anything.", [], EMB).refused
     assert not is_not_found("The wreck was not found until 1990.")
 
