@@ -20,7 +20,7 @@ import rag.retrieval as retrieval
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.eval_metrics import doc_ranking, mean, ndcg_at_k, percentile
-from rag.evaluation import load_qa_set
+from rag.evaluation import TOP_K, load_qa_set
 
 WEIGHTS = [round(0.3 + 0.05 * i, 2) for i in range(13)]  # 0.30 .. 0.90
 CANDIDATES = (50, 100, 200, 400)
@@ -102,7 +102,7 @@ def main() -> None:
                     t0 = time.perf_counter()
                     assistant.search(q.text, k=5, mode=mode)
                     times.append((time.perf_counter() - t0) * 1000)
-                    hits = assistant.search(q.text, k=10, mode=mode)
+                    hits = assistant.search(q.text, k=TOP_K, mode=mode)
                     scores.append(ndcg_at_k(doc_ranking(mapping[h.path] for h in hits), q.relevant, 10))
                 quality.append([mode, round(mean(scores) or 0.0, 4)])
                 latency[mode] = times
@@ -118,7 +118,7 @@ def main() -> None:
             [f"{mode} (k=5)", round(percentile(t, 50), 1),
              round(percentile(t, 95), 1)] for mode, t in latency.items()]))
         print()
-        print(table([f"nDCG@10 ({len(questions)} test queries, k=10)", "value"],
+        print(table([f"nDCG@10 ({len(questions)} test queries, k={TOP_K})", "value"],
                     quality + [["(hybrid: dense_weight", f"{settings.dense_weight}, CANDIDATES {retrieval.CANDIDATES})"]]))
         print(f"\n`rag --help`: median {statistics.median(helps):.2f} s, min {min(helps):.2f} s over 5 cold runs")
         if sweep_rows:
