@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -145,7 +146,8 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=None, help="eval folder (default $RAG_EVAL_DATA or ../shared/eval)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="eval folder or its squad-v2 subfolder (default $RAG_EVAL_DATA or ../shared/eval)")
     parser.add_argument("--limit", type=int, default=200, help="questions (default 200)")
     parser.add_argument("--articles", type=int, default=6, help="articles whose paragraphs are indexed (default 6)")
     parser.add_argument("--seed", type=int, default=0)
@@ -153,25 +155,36 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the index here (reused when it exists)")
     parser.add_argument("--verbose", action="store_true", help="print each question and answer on stderr")
     args = parser.parse_args()
-    data = (args.data or eval_data_dir()) / "squad-v2" if not (args.data and (args.data / "questions.jsonl").is_file()) else args.data
+    data = args.data or eval_data_dir()
+    if not (data / "questions.jsonl").is_file():
+        data = data / "squad-v2"
     if not (data / "questions.jsonl").is_file():
         sys.exit(f"no SQuAD v2 data at {data} (set RAG_EVAL_DATA or --data)")
     docs, qs = pick(data, args.articles, args.limit, args.seed)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-qa-"))
     settings = Settings.from_env(index_dir=root / "index")
-    with Assistant(settings) as assistant:
-        t0 = time.perf_counter()
-        write_corpus(root / "docs", [(r.id, r.title, r.text) for r in docs])
-        report = assistant.ingest([root / "docs"])
-        unanswerable = sum(q.unanswerable for q in qs)
-        print(f"SQuAD v2 {data}: {len(docs)} paragraphs of {args.articles} articles indexed "
-              f"({report.chunks} chunks, {time.perf_counter() - t0:.0f} s); {len(qs)} questions "
-              f"({unanswerable} unanswerable), seed {args.seed}; {machine_note()}")
-        if args.gate:
-            run_gate(assistant, qs, settings)
-        else:
-            print(f"model {assistant.generator.info.get('llm')}, k={settings.k}, max_tokens={settings.max_tokens}")
-            run_qa(assistant, qs, settings, args.verbose)
+    try:
+        with Assistant(settings) as assistant:
+            _run(assistant, args, data, docs, qs, settings)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(assistant: Assistant, args: argparse.Namespace, data: Path, docs, qs, settings: Settings) -> None:  # noqa: ANN001
+    root = Path(settings.index_dir).parent
+    t0 = time.perf_counter()
+    write_corpus(root / "docs", [(r.id, r.title, r.text) for r in docs])
+    report = assistant.ingest([root / "docs"])
+    unanswerable = sum(q.unanswerable for q in qs)
+    print(f"SQuAD v2 {data}: {len(docs)} paragraphs of {args.articles} articles indexed "
+          f"({report.chunks} chunks, {time.perf_counter() - t0:.0f} s); {len(qs)} questions "
+          f"({unanswerable} unanswerable), seed {args.seed}; {machine_note()}")
+    if args.gate:
+        run_gate(assistant, qs, settings)
+    else:
+        print(f"model {assistant.generator.info.get('llm')}, k={settings.k}, max_tokens={settings.max_tokens}")
+        run_qa(assistant, qs, settings, args.verbose)
 
 
 if __name__ == "__main__":

@@ -248,10 +248,11 @@ def verify_answer(
 
     Refused (see `refusal`) when there is no evidence, when the model wrote NOT FOUND or a
     refusal phrase and none of its sentences is supported, or when nothing is supported and
-    `quote_when_unsupported` is off or the best Evidence.score is below `quote_min_score`. Otherwise the answer is the model's sentences (supported
-    ones end with their [n], unsupported ones have none and are flagged supported=False),
-    followed, when the supported text is thin or missing, by the best evidence quoted verbatim
-    with its citation: 'According to <title> (<date>): "<quote>" [n]'.
+    `quote_when_unsupported` is off or the best Evidence.score is below `quote_min_score`.
+    Otherwise the answer is the model's sentences (supported ones end with their [n],
+    unsupported ones have none and are flagged supported=False), followed, when the supported
+    text is thin or missing, by the best evidence quoted verbatim with its citation:
+    'According to <title> (<date>): "<quote>" [n]'.
     """
     if not evidence:
         return refusal(question)
@@ -330,7 +331,8 @@ class _CitationBook:
             self._index[key] = n
             hit = span.ev.hit
             self.citations.append(
-                Citation(n, chunk.doc_id, chunk.chunk_id, hit.path, hit.title, chunk.page, span.start, span.end, span.text)
+                Citation(n, chunk.doc_id, chunk.chunk_id, hit.path, hit.title, chunk.page,
+                         span.start, span.end, span.text)
             )
         return self._index[key]
 

@@ -132,7 +132,9 @@ def _widen(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
     return a, b
 
 
-_SPECIAL_TOKEN = re.compile(r"<\|[^<>|]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<\|?(?:im_start|im_end|endoftext)\|?>", re.I)
+_SPECIAL_TOKEN = re.compile(
+    r"<\|[^<>|]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<\|?(?:im_start|im_end|endoftext)\|?>", re.I
+)
 _ROLE_MARK = re.compile(r"(?im)(^|[\n\r]|###\s*)\s*(system|assistant|user|human|instruction|response)\s*:")
 _DELIMITER = re.compile(r"<\s*/?\s*sources\s*>", re.I)
 _MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
@@ -244,7 +246,9 @@ def rewrite_messages(history: Sequence[Message], question: str) -> list[Message]
 
 
 _PERSON_PRONOUN = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
-_THING_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b(?!\s+(?:is|was|are|were)\s+\w+ing)", re.I)
+_THING_PRONOUN = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those)\b(?!\s+(?:is|was|are|were)\s+\w+ing)", re.I
+)
 _NAME = re.compile(r"(?:\b[A-Z][\w’'-]*(?:\s+(?:of|the|and|for|de|von)?\s*[A-Z][\w’'-]*)*)")
 
 
@@ -292,11 +296,13 @@ def standalone_question(history: Sequence[Message], question: str, rewritten: st
     """A follow-up as a standalone question: the model's `rewritten` text when it looks right, else a
     deterministic rewrite.
 
-    The model's rewrite is accepted when its first line has 3-40 words, is not a repetition loop
-    and keeps at least half the follow-up's content words (any of the fallback's when it has none). The deterministic rewrite:
-    he/she/his/her take the first name in the last assistant reply that the previous question
-    did not already hold (else the previous question's topic); it/they/this take the previous
-    question's topic. A follow-up without pronouns that lacks the topic gets it appended.
+    The model's rewrite is accepted when its first line has 3-40 words, is not a repetition loop,
+    keeps at least half the follow-up's content words (any of the fallback's when it has none)
+    and does not leave a pronoun the fallback resolved. The deterministic rewrite: he/she/his/her
+    take the first name in the last assistant reply that the previous question did not already
+    hold (else the previous question's topic); it/they/this take the previous question's topic
+    (both kinds are replaced when both occur). A follow-up without pronouns gets, in brackets,
+    the previous topic's names it lacks, else the previous question's content words it lacks.
     """
     question = question.strip()
     fallback = _substitute_referents(history, question)
@@ -307,7 +313,8 @@ def standalone_question(history: Sequence[Message], question: str, rewritten: st
         words = line.split()
         if 3 <= len(words) <= 40 and len(set(words)) >= len(words) * 0.6:
             own, got = content_terms(question), content_terms(line)
-            if overlap(own, got) >= 0.5 or (not own and got & content_terms(fallback)):
+            unresolved = fallback != question and bool(_PERSON_PRONOUN.search(line) or _THING_PRONOUN.search(line))
+            if not unresolved and (overlap(own, got) >= 0.5 or (not own and got & content_terms(fallback))):
                 return line
     return fallback
 
@@ -329,12 +336,13 @@ def _substitute_referents(history: Sequence[Message], question: str) -> str:
         word = match.group(1).lower()
         after = text[match.end() :].split()
         nxt = after[0].strip("?.,!;:").lower() if after else ""
-        possessive = word in ("his", "its", "their", "hers") or (word == "her" and nxt.isalpha() and nxt not in STOPWORDS)
+        her_noun = word == "her" and nxt.isalpha() and nxt not in STOPWORDS
+        possessive = word in ("his", "its", "their", "hers") or her_noun
         return text[: match.start()] + referent + ("'s" if possessive else "") + text[match.end() :], True
 
     out, done = substitute(_PERSON_PRONOUN, person, question)
-    if not done:
-        out, done = substitute(_THING_PRONOUN, topic, question)
+    out, done_thing = substitute(_THING_PRONOUN, topic, out)
+    done = done or done_thing
     if not done:
         missing = [n for n in _names(topic, skip_first=False) if not content_terms(n) <= content_terms(question)]
         if missing:

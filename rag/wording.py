@@ -87,7 +87,8 @@ def indirect_question(question: str) -> str:
     lead = words[0].lower()
     if lead in _WH:
         head, aux_at = [lead], 1
-        if lead in ("which", "whose", "how") and len(words) > 2 and words[1].lower() not in _BE | _AUX | {"do", "does", "did"}:
+        auxiliaries = _BE | _AUX | {"do", "does", "did"}
+        if lead in ("which", "whose", "how") and len(words) > 2 and words[1].lower() not in auxiliaries:
             head, aux_at = [lead, words[1]], 2
     else:
         head, aux_at = ["whether"], 0

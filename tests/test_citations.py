@@ -68,7 +68,8 @@ def test_citation_repair_table(raw: str, quote: str | None, supported: bool) -> 
 
 
 def test_citations_numbered_by_first_use_and_deduplicated() -> None:
-    raw = "Ana Ruiz opposed the plan [3]. The plan will cost 40 million euros [1]. Ruiz opposed the plan because of traffic."
+    raw = ("Ana Ruiz opposed the plan [3]. The plan will cost 40 million euros [1]. "
+           "Ruiz opposed the plan because of traffic.")
     result = verify(raw)
     assert [s.citations for s in result.sentences] == [(1,), (2,), (1,)]
     assert [c.quote for c in result.citations] == [SENTENCES[2], SENTENCES[1]]
@@ -79,7 +80,8 @@ def test_citations_numbered_by_first_use_and_deduplicated() -> None:
 
 def test_markers_after_the_full_stop_belong_to_the_sentence_before() -> None:
     result = verify("The quay will cost 40 million euros. [2] Ana Ruiz opposed the plan.[3]")
-    assert [s.text for s in result.sentences[:2]] == ["The quay will cost 40 million euros.", "Ana Ruiz opposed the plan."]
+    texts = [s.text for s in result.sentences[:2]]
+    assert texts == ["The quay will cost 40 million euros.", "Ana Ruiz opposed the plan."]
     assert all(s.supported for s in result.sentences)
 
 

@@ -102,7 +102,8 @@ def test_injection_and_delimiters_inside_sources_are_neutralised() -> None:
 def test_packing_drops_history_then_sources_then_clips() -> None:
     long = "word " * 300
     evidence = _evidence([f"First source {long}.", f"Second source {long}.", f"Third source {long}."])
-    history = [{"role": "user", "content": "earlier question " * 50}, {"role": "assistant", "content": "earlier answer"}]
+    history = [{"role": "user", "content": "earlier question " * 50},
+               {"role": "assistant", "content": "earlier answer"}]
     roomy = answer_messages("Q?", evidence, history, context_window=8192)
     assert len(roomy) == 4 and "[3]" in roomy[-1]["content"]
     tight = answer_messages("Q?", evidence, history, context_window=700, reserve_tokens=100)
@@ -136,10 +137,15 @@ def test_standalone_question_fallback_substitutes_referents() -> None:
     )
     assert standalone_question(HISTORY, "What about taxes?") == "What about taxes (Ruritania)?"
     assert standalone_question([], "When was she appointed?") == "When was she appointed?"
+    assert standalone_question(HISTORY, "Why did she reject it?") == (
+        "Why did Maria Lopez reject the budget committee of Ruritania?"
+    )
 
 
 def test_standalone_question_prefers_a_sound_model_rewrite() -> None:
     good = "When was Maria Lopez appointed as chair?"
     assert standalone_question(HISTORY, "When was she appointed?", f"Standalone question: {good}\n") == good
-    for garbage in ("", "appointed appointed appointed appointed appointed", "Yes.", "What is the weather like today?"):
+    unresolved = "When was she appointed?"  # the model echoed the follow-up: its pronoun is still there
+    garbage_rewrites = ("", "appointed " * 5, "Yes.", "What is the weather like today?", unresolved)
+    for garbage in garbage_rewrites:
         assert standalone_question(HISTORY, "When was she appointed?", garbage) == "When was Maria Lopez appointed?"
