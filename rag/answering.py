@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .citations import VerifiedAnswer, evidence_is_insufficient, refusal, verify_answer
 from .generation import Message
-from .prompting import answer_messages, rewrite_messages, select_evidence, standalone_question
+from .prompting import ANSWER_STOP, answer_messages, rewrite_messages, select_evidence, standalone_question
 from .summarizing import make_brief, summarize
 from .types import Answer, Brief, Hit
 
@@ -36,11 +36,12 @@ def answer_question(assistant: "Assistant", question: str, *, k: int | None = No
     if not evidence or evidence_is_insufficient(retrieval_query or question, evidence, embedder):
         verified = refusal(question)
     else:
-        messages = answer_messages(question, evidence, history)
-        pieces: list[str] = []
         generator = assistant.generator
+        messages = answer_messages(question, evidence, history, context_window=generator.context_window,
+                                   count_tokens=generator.count_tokens, reserve_tokens=settings.max_tokens)
+        pieces: list[str] = []
         with assistant.generation_lock:
-            for piece in generator.stream(messages, max_tokens=settings.max_tokens):
+            for piece in generator.stream(messages, max_tokens=settings.max_tokens, stop=ANSWER_STOP):
                 if first_token_ms is None:
                     first_token_ms = (time.perf_counter() - t0) * 1000
                 pieces.append(piece)

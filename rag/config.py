@@ -42,7 +42,7 @@ class Settings:
     embedder: str = PACKAGED_EMBEDDER
     """Sentence-transformers model name or folder; default the packaged MiniLM [RAG_EMBEDDER]."""
     embed_backend: str = "auto"
-    """Embedding runtime: auto, torch, onnx, onnx-int8 or openvino [RAG_EMBED_BACKEND]."""
+    """Embedding runtime: auto (openvino when installed, else torch), torch or openvino [RAG_EMBED_BACKEND]."""
     embed_batch_size: int = 64
     """Texts per embedding batch [RAG_EMBED_BATCH]."""
     model: str = PACKAGED_LLM
@@ -71,7 +71,7 @@ class Settings:
     """Hits returned by search and used by ask [RAG_K]."""
     search_mode: str = "hybrid"
     """hybrid, dense or bm25 [RAG_SEARCH_MODE]."""
-    dense_weight: float = 0.6
+    dense_weight: float = 0.45
     """Weight of the dense score in hybrid fusion; BM25 gets the rest [RAG_DENSE_WEIGHT]."""
     api_key: str | None = field(default=None, repr=False)
     """Key that `rag serve` requires as a Bearer token [RAG_API_KEY]."""
@@ -108,8 +108,8 @@ class Settings:
         """Raise ConfigError naming the first field with an impossible value."""
         if self.search_mode not in ("hybrid", "dense", "bm25"):
             raise ConfigError(f"search_mode must be hybrid, dense or bm25, not {self.search_mode!r}")
-        if self.embed_backend not in ("auto", "torch", "onnx", "onnx-int8", "openvino"):
-            raise ConfigError(f"embed_backend {self.embed_backend!r} is not one of auto, torch, onnx, onnx-int8, openvino")
+        if self.embed_backend not in ("auto", "torch", "openvino"):
+            raise ConfigError(f"embed_backend {self.embed_backend!r} is not one of auto, torch, openvino")
         if self.k < 1:
             raise ConfigError(f"k must be at least 1, not {self.k}")
         if not 0.0 <= self.dense_weight <= 1.0:

@@ -193,20 +193,30 @@ def embedder_id(settings: Settings) -> str:
     return settings.embedder
 
 
-_CACHE: dict[tuple[str, str, int], SentenceTransformerEmbedder] = {}
+_CACHE: dict[tuple[str, str, int], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder `settings` describe; one shared (lazily loaded) instance per model/backend/batch."""
-    backend = "torch" if settings.embed_backend == "auto" else settings.embed_backend
-    if backend != "torch":
-        raise ConfigError(f"embed_backend {settings.embed_backend!r} is not available yet: use auto or torch")
+    """The embedder `settings` describe; one shared (lazily loaded) instance per model/backend/batch.
+
+    `auto` runs the model on OpenVINO (exported locally from the sentence-transformers folder and
+    cached; same vectors as PyTorch to a cosine above 0.9999, so an index built with either backend
+    stays valid) when openvino is installed and the model's pipeline is one it exports, else on
+    PyTorch.
+    """
+    from .embedding_backends import make_fast_embedder, resolve_backend
+
     model_id = embedder_id(settings)
+    backend = resolve_backend(settings.embed_backend, settings.embedder_path)
     key = (settings.embedder_path, backend, settings.embed_batch_size)
     with _CACHE_LOCK:
         embedder = _CACHE.get(key)
         if embedder is None:
-            embedder = SentenceTransformerEmbedder(settings.embedder_path, model_id, backend, settings.embed_batch_size)
+            if backend == "torch":
+                embedder = SentenceTransformerEmbedder(settings.embedder_path, model_id, backend,
+                                                       settings.embed_batch_size)
+            else:
+                embedder = make_fast_embedder(settings.embedder_path, model_id, backend, settings.embed_batch_size)
             _CACHE[key] = embedder
     return embedder

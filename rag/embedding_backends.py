@@ -179,6 +179,7 @@ def _convert(spec: ModelSpec, out: Path) -> None:
         example["token_type_ids"] = torch.zeros((2, 8), dtype=torch.long)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # deprecation notes from transformers' internals
         converted = ov.convert_model(Pooled().eval(), example_input=example)
     ov.save_model(converted, str(out / "model.xml"), compress_to_fp16=False)
     (out / "export.json").write_text(json.dumps({"inputs": names, "pooling": spec.pooling, "dim": spec.dim,

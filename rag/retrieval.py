@@ -29,7 +29,7 @@ class Query:
     doc_ids: tuple[str, ...] = ()
     since: str | None = None
     until: str | None = None
-    dense_weight: float = 0.6
+    dense_weight: float = 0.45
     diverse: bool = True
 
 

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -53,14 +53,18 @@ class Manifest:
     dim: int
     chunking: str  # e.g. "structure-v1/200/40"
     created: float
+    vector_index: dict | None = None  # the derived FAISS index's kind and settings, once built
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "format_version": self.format_version,
             "embedder": {"id": self.embedder_id, "dim": self.dim},
             "chunking": self.chunking,
             "created": self.created,
         }
+        if self.vector_index is not None:
+            data["vector_index"] = self.vector_index
+        return data
 
     @classmethod
     def from_json(cls, data: dict, path: Path) -> "Manifest":
@@ -71,6 +75,7 @@ class Manifest:
                 dim=int(data["embedder"]["dim"]),
                 chunking=str(data["chunking"]),
                 created=float(data.get("created", 0.0)),
+                vector_index=dict(data["vector_index"]) if isinstance(data.get("vector_index"), dict) else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorruptError(f"{path}: manifest is unreadable ({exc}); rebuild the index") from exc
@@ -150,6 +155,13 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def record_vector_index(self, info: dict) -> None:
+        """Write the derived vector index's kind and settings (VectorIndex.describe()) into the manifest."""
+        if info == self.manifest.vector_index:
+            return
+        self.manifest = replace(self.manifest, vector_index=dict(info))
+        write_atomic(self.index_dir / MANIFEST_NAME, json.dumps(self.manifest.to_json(), indent=2).encode())
 
     # -- write lock across processes ------------------------------------------------------------
     @contextmanager

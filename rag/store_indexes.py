@@ -268,6 +268,7 @@ def load_or_build(store: Store) -> SearchIndexes:
     if store.generation == gen:  # nobody wrote meanwhile: what we built is generation `gen`
         try:
             vectors.save(vec_path)
+            store.record_vector_index(vectors.describe())
             if not kw_path.exists():
                 keywords.save(kw_path)
             _remove_other_generations(folder, gen)

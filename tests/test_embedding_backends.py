@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
+from rag.embedding import SentenceTransformerEmbedder, load_embedder
 from rag.errors import ConfigError, ModelError
 from rag.embedding_backends import (OpenVINOEmbedder, export_openvino, make_fast_embedder, model_spec,
                                     resolve_backend)
@@ -95,3 +96,13 @@ def test_openvino_matches_torch_and_caches_the_export(tmp_path: Path) -> None:
     assert export_openvino(path, cache) == xml and xml.stat().st_mtime_ns == stamp  # cached, not redone
     assert emb.info["backend"] == "openvino"
     shutil.rmtree(cache)
+
+
+def test_auto_backend_is_openvino_for_the_packaged_model_when_installed() -> None:
+    pytest.importorskip("openvino")
+    settings = Settings(embed_backend="auto")
+    assert resolve_backend("auto", settings.embedder_path) == "openvino"
+    embedder = load_embedder(settings)
+    assert isinstance(embedder, OpenVINOEmbedder)
+    assert embedder.id == "sentence-transformers/all-MiniLM-L6-v2"  # same index identity as PyTorch
+    assert isinstance(load_embedder(Settings(embed_backend="torch")), SentenceTransformerEmbedder)

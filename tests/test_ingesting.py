@@ -110,3 +110,15 @@ def test_reingest_with_other_chunking_rechunks(tmp_path, corpus):
     _assistant(tmp_path / "idx").ingest([corpus])
     r = _assistant(tmp_path / "idx", chunk_tokens=60, chunk_overlap=10).ingest([corpus])
     assert r.updated == 3
+
+
+def test_manifest_records_the_vector_index_settings(tmp_path, corpus):
+    import json
+
+    a = _assistant(tmp_path / "idx")
+    a.ingest([corpus])
+    a.search("levy", k=1)
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    chunks = a.stats()["chunks"]
+    assert manifest["vector_index"] == {"kind": "flat", "vectors": chunks, "dim": a.embedder.dim}
+    assert manifest["embedder"]["id"] == a.embedder_id

@@ -1,0 +1,72 @@
+"""The answer stage through Assistant with fakes: pages of quotes, window-aware prompts, stop strings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.prompting import ANSWER_STOP
+from tests.fakes import HashingEmbedder, ScriptedGenerator
+
+PAGE_ONE = "The harbour board met in Sorvik on 3 March 2026 to review the dredging plan."
+PAGE_TWO = "The dredging of the Kessel channel will cost 120 million euros over four years."
+
+
+def _two_page_pdf(path: Path) -> Path:
+    fpdf = pytest.importorskip("fpdf")
+    pdf = fpdf.FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in (PAGE_ONE, PAGE_TWO):
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    path.write_bytes(bytes(pdf.output()))
+    return path
+
+
+class RecordingGenerator(ScriptedGenerator):
+    """A scripted generator that also remembers the stop strings it was given."""
+
+    def __init__(self, replies: Sequence[str], context_window: int = 4096) -> None:
+        super().__init__(replies, context_window=context_window)
+        self.stops: list[tuple[str, ...]] = []
+
+    def stream(self, messages, *, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:  # noqa: ANN001
+        self.stops.append(tuple(stop))
+        return super().stream(messages, max_tokens=max_tokens, stop=stop)
+
+
+def test_citation_carries_the_page_of_its_quote(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _two_page_pdf(docs / "dredging.pdf")
+    gen = RecordingGenerator(["The dredging will cost 120 million euros [1]."])
+    with Assistant(Settings(index_dir=tmp_path / "index"), embedder=HashingEmbedder(), generator=gen) as a:
+        a.ingest([docs])
+        chunks = a.selection()[1]
+        assert [c.page for c in chunks] == [1, 2]  # pages are hard chunk boundaries
+        answer = a.ask("How much will the dredging of the Kessel channel cost?")
+        doc = a.document(chunks[0].doc_id)
+    assert not answer.refused and answer.citations
+    cite = answer.citations[0]
+    assert "120 million" in cite.quote and doc.text[cite.start:cite.end] == cite.quote
+    assert cite.page == 2
+    assert gen.stops[-1] == ANSWER_STOP
+
+
+def test_prompt_is_packed_to_the_generators_window(tmp_path: Path, corpus: Path) -> None:
+    roomy = RecordingGenerator(["The levy takes effect on 1 January 2027."], context_window=8192)
+    tight = RecordingGenerator(["The levy takes effect on 1 January 2027."], context_window=300)
+    sizes = []
+    for gen in (roomy, tight):
+        settings = Settings(index_dir=tmp_path / f"index-{gen.context_window}", max_tokens=128)
+        with Assistant(settings, embedder=HashingEmbedder(), generator=gen) as a:
+            a.ingest([corpus])
+            a.ask("When does the coastal flood levy take effect?")
+        messages = gen.calls[-1]
+        sizes.append(sum(gen.count_tokens(m["content"]) for m in messages))
+    assert sizes[1] < sizes[0]
+    assert sizes[1] <= 300 - 128
