@@ -19,7 +19,7 @@ from .sources import discover, hash_file
 from .store import Store, keyword_text
 from .types import Chunk, Document, IngestFailure, IngestReport
 
-BATCH_CHUNKS = 256  # chunks embedded (and committed) together
+BATCH_CHUNKS = 1024  # chunks embedded (and committed) together
 Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
 
 
