@@ -166,9 +166,20 @@ def _owner(members: Sequence[Chunk], start: int, end: int) -> Chunk:
     return next((c for c in members if c.start <= start < c.start + len(c.text)), members[0])
 
 
+_FILLER = re.compile(r"\{[a-z]+\}|\b(?:u+m+|u+h+|erm|hmm+|mm+|ah)\b", re.I)
+_SPEAKER_TURN = re.compile(r"(?:^|(?<=\s))[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?\s?:\s")
+
+
+def _is_disfluent(text: str, n_words: int) -> bool:
+    """Transcript speech that reads badly when quoted: fillers and markup ("um", "{disfmarker}"),
+    or several speakers' turns run together."""
+    fillers = len(_FILLER.findall(text))
+    return fillers >= 3 or fillers > 0.05 * n_words or len(_SPEAKER_TURN.findall(text)) >= 2
+
+
 def _is_eligible(text: str) -> bool:
     ws = words(text)
-    if len(ws) < MIN_WORDS:
+    if len(ws) < MIN_WORDS or _is_disfluent(text, len(ws)):
         return False
     letters = [w for w in ws if not w.isdigit()]
     if letters and sum(w.isupper() for w in letters) > 0.6 * len(letters):

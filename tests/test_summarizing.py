@@ -331,3 +331,11 @@ def test_real_models_summary_and_brief():
     for tension in dated:
         latest, earlier = (brief.citations[n - 1].doc_id for n in tension.citations)
         assert latest == "d2" and earlier in {"d1", "d3"} and f"an earlier one ({INFO_DATES[earlier]}" in tension.text
+
+
+def test_disfluent_transcript_speech_is_not_quoted() -> None:
+    assert not _is_eligible("Grad C: Um , so {disfmarker} so it definitely had that as a concept .")
+    assert not _is_eligible("Uh, well, um, I think, uh, we could maybe look at the levy again.")
+    assert not _is_eligible("Chair: Thank you. Minister: The levy will raise 340 million marks a year.")
+    assert _is_eligible("Professor B: We agreed that the budget for the storage study should double.")
+    assert _is_eligible("The Minister said: the levy will raise 340 million marks a year from owners.")
