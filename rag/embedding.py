@@ -201,7 +201,7 @@ def load_embedder(settings: Settings) -> Embedder:
     """The embedder `settings` describe; one shared (lazily loaded) instance per model/backend/batch.
 
     `auto` runs the model on OpenVINO (exported locally from the sentence-transformers folder and
-    cached; same vectors as PyTorch to a cosine above 0.9999, so an index built with either backend
+    cached; same vectors as PyTorch to a cosine above 0.999, so an index built with either backend
     stays valid) when openvino is installed and the model's pipeline is one it exports, else on
     PyTorch.
     """
