@@ -26,7 +26,6 @@ IVF_TRAIN_PER_CELL = 40  # k-means training sample: 40 vectors per cell (at most
 IVF_PROBE_FACTOR = 3  # nprobe = 3 * sqrt(nlist): 75 of 632 cells at 100k, 134 of 2,000 at 1M
 IVF_MIN_PROBE = 16
 EXACT_FILTER_LIMIT = 50_000  # a filter allowing at most this many chunks is searched exactly
-HNSW_EF_SEARCH = 128  # for indexes written by versions that built HNSW graphs
 _GEN_FILE = re.compile(r"^(vectors\.g(\d+)\.faiss|bm25\.g(\d+))$")
 
 
@@ -79,13 +78,10 @@ class VectorIndex:
 
     @property
     def kind(self) -> str:
-        """"flat", "ivf" or "hnsw" (the last only in indexes written by older versions)."""
+        """"flat" or "ivf"."""
         import faiss
 
-        inner = self._inner
-        if isinstance(inner, faiss.IndexIVF):
-            return "ivf"
-        return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+        return "ivf" if isinstance(self._inner, faiss.IndexIVF) else "flat"
 
     def describe(self) -> dict[str, Any]:
         """The index's kind and search settings, e.g. {"kind": "ivf", "nlist": 2000, "nprobe": 62, "vectors": n}."""
@@ -130,12 +126,8 @@ class VectorIndex:
                 inner = self._inner
                 share = max(len(allowed) / len(self), 1e-6)
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=min(inner.nlist, int(inner.nprobe / share) + 1))
-            elif kind == "hnsw":
-                params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
             else:
                 params = faiss.SearchParameters(sel=selector)
-        elif kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)  # one query gains nothing from more threads, and loses much on a busy CPU
         try:
