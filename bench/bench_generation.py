@@ -18,8 +18,9 @@ from _util import ROOT, machine_note, table
 
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.generation import load_generator
-from rag.prompting import answer_messages, select_evidence
+from rag.generate.generator import load_generator
+from rag.answer.evidence import select_evidence
+from rag.answer.prompt import answer_messages
 
 QUESTIONS = ["When does the coastal flood levy take effect?",
              "Who opposed the storage consultation and why?"]

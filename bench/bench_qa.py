@@ -28,12 +28,14 @@ from pathlib import Path
 
 from _util import machine_note, table
 
-from rag import citations
+from rag.answer import gate, verify
 from rag.assistant import Assistant
 from rag.config import Settings, eval_data_dir
-from rag.eval_metrics import contains_gold, mean, percentile
-from rag.evaluation import load_qa_set, write_corpus
-from rag.prompting import ANSWER_STOP, answer_messages, content_terms, key_terms, select_evidence
+from rag.eval.metrics import contains_gold, mean, percentile
+from rag.eval.run import load_qa_set, write_corpus
+from rag.answer.evidence import select_evidence
+from rag.answer.prompt import ANSWER_STOP, answer_messages
+from rag.retrieve.lexical import content_terms, key_terms
 
 
 def pick(data: Path, articles: int, limit: int, seed: int):  # noqa: ANN201
@@ -74,7 +76,7 @@ def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN
                         f"{mean(float(not r) for u, r in refused if not u):.3f}",
                         f"{mean(float(r) for u, r in refused if u):.3f}"])
     print(table(["gate rule", "answered (answerable)", "refused (unanswerable)"], out))
-    print(f"current rule: key+score<{citations.INSUFFICIENT_SCORE}")
+    print(f"current rule: key+score<{gate.INSUFFICIENT_SCORE}")
 
 
 def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:  # noqa: ANN001
@@ -88,7 +90,7 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
         hits = assistant.search(q.text)
         evidence = select_evidence(q.text, hits, assistant.embedder, settings)
         raw, first = "", None
-        gated = not evidence or citations.evidence_is_insufficient(q.text, evidence, assistant.embedder)
+        gated = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder)
         if not gated:
             messages = answer_messages(q.text, evidence, context_window=generator.context_window,
                                        count_tokens=generator.count_tokens, reserve_tokens=settings.max_tokens)
@@ -97,9 +99,9 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
                 raw += piece
         for policy in per_policy:
             if gated:
-                v = citations.refusal(q.text)
+                v = gate.refusal(q.text)
             else:
-                v = citations.verify_answer(q.text, raw, evidence, assistant.embedder, **policies[policy])
+                v = verify.verify_answer(q.text, raw, evidence, assistant.embedder, **policies[policy])
             chunk_text = {h.chunk_id: h.chunk.text for h in hits}
             per_policy[policy].append({
                 "unanswerable": q.unanswerable, "refused": v.refused, "gated": gated,

@@ -16,21 +16,21 @@ from pathlib import Path
 
 from _util import ROOT, ingest_cold, machine_note, run_cold, scifact_dir, table, write_scifact
 
-import rag.retrieval as retrieval
+import rag.retrieve.hybrid as retrieval
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.eval_metrics import doc_ranking, mean, ndcg_at_k, percentile
-from rag.evaluation import TOP_K, load_qa_set
+from rag.eval.metrics import doc_ranking, mean, ndcg_at_k, percentile
+from rag.eval.run import TOP_K, load_qa_set
 
 WEIGHTS = [round(0.3 + 0.05 * i, 2) for i in range(13)]  # 0.30 .. 0.90
 CANDIDATES = (50, 100, 200, 400)
 
 
 def make_embedder(backend: str, settings: Settings):  # noqa: ANN201
-    from rag.embedding import SentenceTransformerEmbedder, embedder_id
+    from rag.embed.embedder import SentenceTransformerEmbedder, embedder_id
 
     if backend == "openvino":
-        from rag.embedding_backends import make_fast_embedder
+        from rag.embed.backends import make_fast_embedder
 
         return make_fast_embedder(settings.embedder_path, embedder_id(settings), "openvino", settings.embed_batch_size)
     return SentenceTransformerEmbedder(settings.embedder_path, embedder_id(settings), "torch", settings.embed_batch_size)

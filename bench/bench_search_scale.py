@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Settings, eval_data_dir  # noqa: E402
-from rag.eval_metrics import percentile  # noqa: E402
-from rag.store_indexes import KeywordIndex, VectorIndex, ivf_settings  # noqa: E402
+from rag.eval.metrics import percentile  # noqa: E402
+from rag.store.indexes import KeywordIndex, VectorIndex, ivf_settings  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "briefing-rag" / "bench"
 
@@ -68,7 +68,7 @@ def real_vectors(data: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     vec_file, q_file = CACHE / f"real_{n}.npy", CACHE / "queries.npy"
     if vec_file.is_file() and q_file.is_file():
         return np.load(vec_file).astype(np.float32), np.load(q_file)
-    from rag.embedding_backends import make_fast_embedder
+    from rag.embed.backends import make_fast_embedder
 
     texts = passages(data)
     rng = np.random.default_rng(0)

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.chunking import chunk_document, split_sentences  # noqa: E402
+from rag.ingest.chunking import chunk_document, split_sentences  # noqa: E402
 from rag.config import Settings, configure_offline, eval_data_dir  # noqa: E402
-from rag.summarizing import summarize  # noqa: E402
+from rag.summary.mapreduce import summarize  # noqa: E402
 from rag.types import Document, DocumentInfo  # noqa: E402
 
 
@@ -70,8 +70,8 @@ def lead(texts: list[str], k: int) -> list[str]:
 
 def scale(n_chunks: int, settings: Settings, embedder, generator) -> int:
     """Time one summary of a corpus of at least n_chunks chunks (QMSum meetings)."""
-    from rag.extractive import read_documents
-    from rag.summarizing import draft_summary
+    from rag.summary.extractive import read_documents
+    from rag.summary.mapreduce import draft_summary
 
     path = eval_data_dir() / "qmsum" / "summaries.jsonl"
     if not path.is_file():
@@ -118,8 +118,8 @@ def main() -> int:
     configure_offline()
     from rouge_score import rouge_scorer
 
-    from rag.embedding import load_embedder
-    from rag.generation import load_generator
+    from rag.embed.embedder import load_embedder
+    from rag.generate.generator import load_generator
 
     settings = Settings.from_env(threads=args.threads or None)
     embedder = load_embedder(settings)

@@ -12,17 +12,17 @@ __all__ = [
     "Hit", "IngestReport", "RagError", "Settings", "serialize",
 ]
 
-from .config import Settings
-from .errors import RagError
-from .types import Answer, AnswerSentence, Brief, Chunk, Citation, Claim, Document, DocumentInfo, Hit, IngestReport
+from rag.config import Settings
+from rag.errors import RagError
+from rag.types import Answer, AnswerSentence, Brief, Chunk, Citation, Claim, Document, DocumentInfo, Hit, IngestReport
 
 if TYPE_CHECKING:
-    from .assistant import Assistant
+    from rag.assistant import Assistant
 
 
 def __getattr__(name: str) -> Any:
     if name == "Assistant":
-        from .assistant import Assistant
+        from rag.assistant import Assistant
 
         return Assistant
     if name == "serialize":

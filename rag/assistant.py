@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from .config import Settings, configure_offline
-from .embedding import Embedder, embedder_id, load_embedder
-from .errors import ConfigError, IndexMissingError
-from .generation import Generator, Message, load_generator
-from .ingesting import Progress, chunking_signature, ingest
-from .retrieval import Query, search
-from .store import Store
-from .store_indexes import SearchIndexes, load_or_build
-from .types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestReport
+from rag.config import Settings, configure_offline
+from rag.embed.embedder import Embedder, embedder_id, load_embedder
+from rag.errors import ConfigError, IndexMissingError
+from rag.generate.generator import Generator, Message, load_generator
+from rag.store.writer import Progress, chunking_signature, ingest
+from rag.retrieve.hybrid import Query, search
+from rag.store.sqlite import Store
+from rag.store.indexes import SearchIndexes, load_or_build
+from rag.types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestReport, TokenCallback
 
 if TYPE_CHECKING:
-    from .answering import ChatSession
+    from rag.answer.chat import ChatSession
 
-TokenCallback = Callable[[str], None]
 
 
 class Assistant:
@@ -156,34 +156,38 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, doc_ids: Sequence[str] = (),
             history: Sequence[Message] = (), on_token: TokenCallback | None = None) -> Answer:
         """Answer from the indexed documents with verified citations, or refuse."""
-        from .answering import answer_question
+        from rag.answer.ask import answer_question
 
         return answer_question(self, question, k=k, doc_ids=doc_ids, history=history, on_token=on_token)
 
-    def ask_stream(self, question: str, k: int | None = None, doc_ids: Sequence[str] = (),
-                   history: Sequence[Message] = ()) -> Iterator[str | Answer]:
-        """Yield the model's text pieces as they come, then the final Answer."""
-        from .answering import stream_in_thread
-
-        return stream_in_thread(lambda cb: self.ask(question, k=k, doc_ids=doc_ids, history=history, on_token=cb))
-
     def chat(self) -> "ChatSession":
         """A conversation whose follow-up questions are rewritten to stand alone."""
-        from .answering import ChatSession
+        from rag.answer.chat import ChatSession
 
         return ChatSession(self)
 
     def summarize(self, doc_ids: Sequence[str] = (), on_token: TokenCallback | None = None) -> Answer:
         """Map-reduce summary of the given documents (all when none), every sentence cited."""
-        from .answering import summarize_documents
+        from rag.answer.ask import build_answer, index_info
+        from rag.summary.mapreduce import summarize
 
-        return summarize_documents(self, doc_ids, on_token=on_token)
+        t0 = time.perf_counter()
+        infos, chunks = self.selection(doc_ids)
+        with self.generation_lock:
+            verified, coverage = summarize(infos, chunks, self.generator, self.embedder, self.settings,
+                                           on_token=on_token)
+        label = "Summary of " + (", ".join(d.title for d in infos) if doc_ids else "the whole corpus")
+        answer = build_answer(label, verified, [], model=self.model_info(), index=index_info(self),
+                              retrieve_ms=0.0, first_token_ms=None, t0=t0)
+        return dataclasses.replace(answer, coverage=coverage, chunk_ids=tuple(c.chunk_id for c in chunks))
 
     def brief(self, doc_ids: Sequence[str] = ()) -> Brief:
         """The structured brief: key points, actors, tensions, open questions; all cited."""
-        from .answering import brief_documents
+        from rag.summary.brief import make_brief
 
-        return brief_documents(self, doc_ids)
+        infos, chunks = self.selection(doc_ids)
+        with self.generation_lock:
+            return make_brief(infos, chunks, self.generator, self.embedder, self.settings)
 
     def close(self) -> None:
         """Release the index files (models stay cached in the process)."""

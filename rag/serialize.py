@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .types import Answer, Brief, Citation, Claim, Coverage, Document, DocumentInfo, Hit, IngestReport
+from rag.types import Answer, Brief, Citation, Claim, Coverage, Document, DocumentInfo, Hit, IngestReport
 
 
 def citation_json(c: Citation) -> dict[str, Any]:

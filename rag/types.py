@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+TokenCallback = Callable[[str], None]  # receives each piece of generated text as it streams
+Message = dict[str, str]  # a chat message: {"role": "system"|"user"|"assistant", "content": str}
 
 
 @dataclass(frozen=True)
@@ -224,3 +228,13 @@ class IngestReport:
     chunks: int = 0
     seconds: float = 0.0
     failed: tuple[IngestFailure, ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifiedAnswer:
+    """The final answer text, its sentences and the citations they point to."""
+
+    answer: str
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    refused: bool

@@ -25,15 +25,21 @@ TOKENS = ("The levy ", "takes effect ", "on 1 January 2027 [1]. ", "Everyone wel
 
 
 class FakeSession:
-    """Stands in for rag.answering.ChatSession: records the history it was given."""
+    """Stands in for rag.answer.chat.ChatSession: records the history it was given."""
 
     def __init__(self, assistant: "FakeAssistant") -> None:
         self.assistant = assistant
         self.history: list[dict[str, str]] = []
+        self.last: Answer | None = None
 
     def ask(self, question: str, k: int | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
         self.assistant.sessions.append(list(self.history))
-        return self.assistant.ask(question, k=k, history=self.history, on_token=on_token)
+        self.last = self.assistant.ask(question, k=k, history=self.history, on_token=on_token)
+        return self.last
+
+    def reset(self) -> None:
+        self.history.clear()
+        self.last = None
 
 
 class FakeAssistant:

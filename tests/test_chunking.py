@@ -1,13 +1,12 @@
-"""Tests for rag.chunking: sentence spans and structure-aware chunks with exact offsets."""
+"""Tests for rag.ingest.chunking: sentence spans and structure-aware chunks with exact offsets."""
 
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
-from rag.chunking import CHUNKER_VERSION, chunk_document, estimate_tokens, split_sentences
+from rag.ingest.chunking import CHUNKER_VERSION, chunk_document, estimate_tokens, split_sentences
 from rag.errors import ConfigError
 from rag.types import Document, Page, Section
 
@@ -149,17 +148,15 @@ def test_spans_are_absolute_trimmed_and_bounded():
     assert split_sentences("") == []
 
 
-def test_split_sentences_one_megabyte_is_fast():
+def test_split_sentences_handles_one_megabyte():
     paragraph = (
         "Dr. A. Smith said the U.S. economy grew 3.5% in Q2. Exports rose, imports fell; the deficit narrowed.\n"
         "- bullet item one\n- bullet item two\n\nSection heading\nThe next paragraph starts here. It ends here!\n\n"
     )
     text = paragraph * (1_000_000 // len(paragraph) + 1)
-    begin = time.perf_counter()
-    spans = split_sentences(text)
-    elapsed = time.perf_counter() - begin
+    spans = split_sentences(text)  # its speed is measured by bench/bench_ingest.py, not asserted here
     assert len(spans) > 30_000
-    assert elapsed < 1.0, f"1 MB took {elapsed:.2f}s"
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
 # ---- chunk_document --------------------------------------------------------------------------
@@ -271,12 +268,9 @@ def test_fifty_thousand_word_document():
         parts.append(sentence.capitalize() + rng.choice([". ", ". ", "? ", ".\n\n", ".\n- "]))
         words += sentence.count(" ") + 1
     doc = make_doc("".join(parts))
-    begin = time.perf_counter()
     chunks = chunk_document(doc)
-    elapsed = time.perf_counter() - begin
     check_chunks(doc, chunks, 200)
     assert all(estimate_tokens(c.text) <= 200 for c in chunks)
-    assert elapsed < 5.0
     covered = sum(c.end - c.start for c in chunks)
     assert covered >= len(doc.text.strip()) * 0.95  # overlap adds, gaps only drop whitespace
 

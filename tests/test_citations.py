@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import evidence_is_insufficient, is_not_found, refusal, verify_answer
+from rag.answer.gate import evidence_is_insufficient, refusal
+
+from rag.answer.verify import is_not_found, verify_answer
 from rag.types import Chunk, Evidence, Hit
 from tests.fakes import HashingEmbedder
 
@@ -165,8 +167,8 @@ E2E_DOCS = {
 @pytest.fixture(scope="module")
 def real_models():  # type: ignore[no-untyped-def]
     from rag.config import Settings
-    from rag.embedding import load_embedder
-    from rag.generation import load_generator
+    from rag.embed.embedder import load_embedder
+    from rag.generate.generator import load_generator
 
     settings = Settings()
     try:
@@ -180,7 +182,8 @@ def real_models():  # type: ignore[no-untyped-def]
 
 
 def _real_answer(question: str, real_models):  # type: ignore[no-untyped-def]
-    from rag.prompting import answer_messages, select_evidence
+    from rag.answer.evidence import select_evidence
+    from rag.answer.prompt import answer_messages
 
     settings, embedder, generator, _ = real_models
     hits = []

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _WORKER = """
 import sys, time
 sys.path.insert(0, {root!r})
-import rag.ingesting as ing
+import rag.store.writer as ing
 from rag import Assistant, Settings
 from tests.fakes import HashingEmbedder
 ing.BATCH_CHUNKS = 2

@@ -1,19 +1,18 @@
-"""Document readers: rag.documents and rag.readers_*."""
+"""Document readers: rag.ingest.documents and rag.readers_*."""
 
 from __future__ import annotations
 
 import io
 import os
-import time
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from rag.documents import find_date, read_document
+from rag.ingest.documents import find_date, read_document
 from rag.errors import DocumentError
-from rag.sources import doc_id_for, hash_file
+from rag.ingest.sources import doc_id_for, hash_file
 from rag.types import Document
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -184,13 +183,11 @@ def test_html_title_and_date_fallbacks(tmp_path: Path) -> None:
     assert doc.title == "Only heading" and doc.date == "2025-03-14"
 
 
-def test_html_pathological_nesting_is_fast(tmp_path: Path) -> None:
+def test_html_pathological_nesting_is_refused(tmp_path: Path) -> None:
     n = 100_000
     path = _write(tmp_path / "deep.html", "<html><body>" + "<div>" * n + "x" + "</div>" * n)
-    started = time.perf_counter()
     with pytest.raises(DocumentError, match="deep.html.*nested too deeply"):
         _read(path)
-    assert time.perf_counter() - started < 2.0
 
 
 def test_html_moderate_nesting_still_parses(tmp_path: Path) -> None:

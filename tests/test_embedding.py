@@ -1,4 +1,4 @@
-"""Tests for rag.embedding: identity, loading errors, caching, batching, and the real packaged model."""
+"""Tests for rag.embed.embedder: identity, loading errors, caching, batching, and the real packaged model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.config import Settings, packaged_embedder_path
-from rag.embedding import Embedder, SentenceTransformerEmbedder, embedder_id, load_embedder
+from rag.embed.embedder import Embedder, SentenceTransformerEmbedder, embedder_id, load_embedder
 from rag.errors import ConfigError, ModelError
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.embedding import SentenceTransformerEmbedder, load_embedder
+from rag.embed.embedder import SentenceTransformerEmbedder, load_embedder
 from rag.errors import ConfigError, ModelError
-from rag.embedding_backends import (OpenVINOEmbedder, export_openvino, make_fast_embedder, model_spec,
+from rag.embed.backends import (OpenVINOEmbedder, export_openvino, make_fast_embedder, model_spec,
                                     resolve_backend)
 
 TEXTS = ["The coastal flood levy takes effect on 1 January 2027.",

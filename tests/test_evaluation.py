@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from rag import Settings
-from rag import eval_metrics as m
+from rag.eval import metrics as m
 from rag.errors import ConfigError
-from rag.evaluation import eval_qa, eval_retrieval, eval_summary, load_qa_set, render, sample, write_corpus
+from rag.eval.run import eval_qa, eval_retrieval, eval_summary, load_qa_set, render, sample, write_corpus
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 
 DOCS = [

@@ -13,7 +13,7 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import GenerationError, ModelError
-from rag.generation import (
+from rag.generate.generator import (
     Generator,
     LlamaCppGenerator,
     OpenAICompatibleGenerator,

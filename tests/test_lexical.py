@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.lexical import content_terms, key_terms, normalize_term, overlap
+from rag.retrieve.lexical import content_terms, key_terms, normalize_term, overlap
 
 
 def test_terms_normalise_numbers_plurals_and_names() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.server import create_app
+from rag.server.app import create_app
 from tests.server_fixtures import LEVY_TEXT, SUPPORTED, fake_assistant, running_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from rag.config import Settings
-from rag.prompting import (
-    INJECTION_REDACTED,
-    NOT_FOUND,
-    SOURCES_CLOSE,
-    SOURCES_OPEN,
-    answer_messages,
-    neutralize,
-    rewrite_messages,
-    select_evidence,
-    standalone_question,
-)
+from rag.answer.evidence import select_evidence
+from rag.answer.followup import rewrite_messages, standalone_question
+from rag.answer.prompt import NOT_FOUND, SOURCES_CLOSE, SOURCES_OPEN, answer_messages
+from rag.answer.sanitize import INJECTION_REDACTED, neutralize
 from rag.types import Chunk, Evidence, Hit
 from tests.fakes import HashingEmbedder
 

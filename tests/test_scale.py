@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.store_indexes import FLAT_LIMIT, VectorIndex, ivf_settings
+from rag.store.indexes import FLAT_LIMIT, VectorIndex, ivf_settings
 
 DIM = 32
 

@@ -1,4 +1,4 @@
-"""rag.server over a real socket (uvicorn in a thread, httpx client) with a fake Assistant:
+"""rag.server.app over a real socket (uvicorn in a thread, httpx client) with a fake Assistant:
 every route, SSE event by event, errors, auth, uploads, the bounded generation queue, serve()."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.server import create_app
-from rag.server_uploads import safe_filename
+from rag.server.app import create_app
+from rag.server.uploads import safe_filename
 from tests.server_fixtures import LEVY_TEXT, SUPPORTED, TOKENS, fake_assistant, parse_sse, running_server
 
 ANSWER_KEYS = {"question", "answer", "refused", "sentences", "citations", "model", "index", "timings"}

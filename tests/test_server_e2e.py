@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from rag import Assistant, Settings
-from rag.server import create_app
+from rag.server.app import create_app
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 from tests.server_fixtures import parse_sse, running_server
 

@@ -9,8 +9,8 @@ import httpx
 import openai
 import pytest
 
-from rag.server import create_app
-from rag.server_openai import SOURCES_HEADING, UNVERIFIED_HEADING, strip_footnotes
+from rag.server.app import create_app
+from rag.server.openai_route import SOURCES_HEADING, UNVERIFIED_HEADING, strip_footnotes
 from tests.server_fixtures import LEVY_TEXT, SUPPORTED, UNSUPPORTED, fake_assistant, parse_sse, running_server
 
 QUOTE = "The Coastal Flood-Defence Levy will take effect on 1 January 2027."

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from rag.errors import ConfigError
-from rag.server import is_loopback, serve
+from rag.server.app import is_loopback, serve
 from tests.server_fixtures import fake_assistant
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import DocumentError
-from rag.sources import SUPPORTED_SUFFIXES, Discovery, discover, doc_id_for, hash_file
+from rag.ingest.sources import SUPPORTED_SUFFIXES, Discovery, discover, doc_id_for, hash_file
 
 
 def _touch(path: Path, text: str = "some text\n") -> Path:

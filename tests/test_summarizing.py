@@ -1,4 +1,4 @@
-"""Map-reduce summaries and the structured brief (rag/summarizing.py, rag/extractive.py, rag/briefing.py)."""
+"""Map-reduce summaries and the structured brief (rag/summary/: mapreduce, extractive, brief)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from rag.briefing import _quantities, find_actors, find_open_questions, find_tensions
+from rag.summary.brief import _quantities, find_actors, find_open_questions, find_tensions
 from rag.config import Settings
-from rag.extractive import TokenCounter, _is_eligible, read_documents, support
-from rag.summarizing import CitationBook, make_brief, plan_notes, summarize
+from rag.summary.extractive import TokenCounter, _is_eligible, read_documents, support
+from rag.summary.brief import make_brief
+from rag.summary.mapreduce import CitationBook, plan_notes, summarize
 from rag.types import Chunk, DocumentInfo
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 
@@ -310,8 +311,8 @@ def test_brief_cites_every_claim_in_first_use_order():
 @pytest.mark.slow
 def test_real_models_summary_and_brief():
     from rag.config import configure_offline
-    from rag.embedding import load_embedder
-    from rag.generation import load_generator
+    from rag.embed.embedder import load_embedder
+    from rag.generate.generator import load_generator
 
     configure_offline()
     infos, chunks, texts = corpus(size=3, overlap=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.wording import indirect_question
+from rag.answer.wording import indirect_question
 
 
 def test_indirect_question_table() -> None:

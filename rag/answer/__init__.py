@@ -1,0 +1,1 @@
+"""Hits -> evidence -> prompt -> generation -> verified citations -> Answer; chat follow-ups."""

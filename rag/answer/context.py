@@ -1,0 +1,39 @@
+"""What the answer and summary stages need from the Assistant, as a small protocol.
+
+The stages receive this context instead of the Assistant itself, so they never import it:
+only `rag.assistant` knows the order of the stages.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Mapping, Protocol, Sequence
+
+from rag.config import Settings
+from rag.embed.embedder import Embedder
+from rag.generate.generator import Generator
+from rag.types import Hit
+
+
+class StageContext(Protocol):
+    """The models, settings, search and model lock that answer and summary stages use."""
+
+    settings: Settings
+    generation_lock: threading.Lock
+
+    @property
+    def index_dir(self) -> Path: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def generator(self) -> Generator: ...
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None, doc_ids: Sequence[str] = (),
+               since: str | None = None, until: str | None = None) -> list[Hit]: ...
+
+    def model_info(self) -> Mapping[str, Any]: ...
+
+    def stats(self) -> Mapping[str, Any]: ...

@@ -1,0 +1,299 @@
+"""Answer text + evidence -> sentences with citations the system verified (quote + offsets).
+
+Support rule (one answer sentence S against one candidate span P, P being a sentence of an
+evidence span or the whole evidence span):
+  1. every key term of S (numbers, names: see rag.retrieve.lexical.key_terms) occurs in the evidence span
+     holding P or in its document title;
+  2. S and P agree on negation (both or neither hold not/no/never/n't);
+  3. P is not an instruction aimed at the model (rag.answer.sanitize.looks_like_injection);
+  4. lexical support: the share of S's content terms found in P (plus the title) is at least
+     LEX_STRONG, or at least LEX_SUPPORT with cosine(S, P) >= SIM_SUPPORT and at most one
+     content term of S in UNCOVERED_PER (at least one) missing from P.
+If no single span passes, two spans from different sources may support S together when every
+content term of S occurs in one of them and each brings at least two terms of its own.
+Among passing spans the one covering most of S wins, then the most similar (the model's [n]
+markers add HINT_BONUS here: they are only a hint), then the shortest; the cited span is always
+the one the system found. A sentence that passes nothing is kept with supported=False
+and no citation; a sentence that is garbage (no word characters, an exact repeat of an earlier
+sentence, a repetition loop, markup/code/URLs, symbol soup, a run-on) is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from rag.ingest.sentences import split_sentences
+from rag.embed.embedder import Embedder
+from rag.retrieve.lexical import content_terms, key_terms, overlap
+from rag.answer.evidence import sentence_scores
+from rag.answer.gate import refusal
+from rag.answer.prompt import NOT_FOUND
+from rag.answer.sanitize import looks_like_injection
+from rag.types import AnswerSentence, Citation, Evidence, VerifiedAnswer
+
+LEX_STRONG = 0.85
+LEX_SUPPORT = 0.6
+SIM_SUPPORT = 0.45
+UNCOVERED_PER = 5
+"""One content term of the sentence in this many may be missing from a span that supports it."""
+HINT_BONUS = 0.1
+"""Score added to spans of the sources the model cited, to break near-ties in their favour."""
+THIN_TERMS = 5
+"""Supported model text with fewer content terms than this gets the best evidence quoted."""
+QUOTE_WHEN_UNSUPPORTED = True
+"""With no supported model sentence (and no NOT FOUND), answer with the best evidence quoted..."""
+QUOTE_MIN_SCORE = 0.0
+"""...when the best evidence's relevance score (Evidence.score) is at least this; else refuse."""
+
+
+@dataclass(frozen=True)
+class _Span:
+    ev: Evidence
+    start: int  # absolute offsets into Document.text
+    end: int
+    text: str
+    terms: frozenset[str]
+    context: frozenset[str]  # terms of the whole evidence span and its title
+
+
+_MARKERS = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_MARKER_BEFORE_END = re.compile(r"([.!?])\s*((?:\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]\s*)+)")
+_LEAD_IN = re.compile(
+    r"^(?:(?:the\s+)?answer(?:\s+to\s+(?:this|the|your)\s+question)?(?:\s+is)?\s*:\s*"
+    r"|(?:according to|based on|as stated in|from)\s+(?:the\s+)?(?:sources?|documents?|text)\s*(?:\d+)?\s*,?\s*"
+    r"|sources?\s*\d*\s*:\s*)",
+    re.I,
+)
+_REFUSAL_PHRASE = re.compile(
+    r"\b(?:(?:sources?|documents?|texts?|context|passages?)\s+(?:do|does|did)\s*(?:not|n't)\s+"
+    r"(?:contain|mention|say|provide|include|specify|state|answer)|i\s+(?:do\s+not|don't|cannot|can't)\s+"
+    r"(?:know|find|answer)|no\s+information\s+(?:about|on|is)|not\s+mentioned\s+in)\b",
+    re.I,
+)
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot)\b|n't\b", re.I)
+_SPECIAL = re.compile(r"<\|[^<>|]{0,40}\|>|</?s>")
+_ECHO = re.compile(r"<\s*/?\s*sources\s*>|^\s*question\s*:.*$", re.I | re.M)
+
+
+def is_not_found(text: str) -> bool:
+    """The model said the sources do not hold the answer (NOT FOUND sentinel or a refusal phrase)."""
+    stripped = text.strip().strip(".!\"' ")
+    return NOT_FOUND in text or stripped.lower() == "not found" or bool(_REFUSAL_PHRASE.search(text))
+
+
+def _clean(raw: str, evidence: Sequence[Evidence] = ()) -> str:
+    text = _SPECIAL.sub(" ", raw)
+    text = _TAG_OR_URL.sub(" ", text)
+    text = _ECHO.sub(" ", text)
+    for ev in evidence:  # echoed source labels "(title)"
+        text = text.replace(f"({ev.hit.title or ev.hit.path})", " ")
+    text = _MARKER_BEFORE_END.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text)
+    return text.strip()
+
+
+def _answer_sentences(raw: str, evidence: Sequence[Evidence] = ()) -> list[tuple[str, tuple[int, ...]]]:
+    """(sentence without markers, marker numbers) for each non-garbage sentence of the answer."""
+    text = _clean(raw, evidence)
+    out: list[tuple[str, tuple[int, ...]]] = []
+    seen: set[str] = set()
+    for a, b in split_sentences(text):
+        piece = text[a:b]
+        hints = tuple(int(n) for m in _MARKERS.finditer(piece) for n in re.split(r"[,;]", m.group(1)))
+        sentence = _LEAD_IN.sub("", _MARKERS.sub("", piece)).strip()
+        sentence = re.sub(r"\s+([.!?,;:])", r"\1", re.sub(r"\s+", " ", sentence))
+        if sentence[:1].islower():
+            sentence = sentence[0].upper() + sentence[1:]
+        norm = " ".join(re.findall(r"\w+", sentence.lower()))
+        if not norm:
+            if hints and out:
+                out[-1] = (out[-1][0], out[-1][1] + hints)
+            continue
+        if norm in seen or _is_loop(norm) or _is_garbage(sentence):
+            continue
+        seen.add(norm)
+        out.append((sentence, hints))
+    return out
+
+
+_TAG_OR_URL = re.compile(r"</?[a-zA-Z][^<>]{0,200}>|https?://\S+|www\.\S+")
+_MARKUP = re.compile(r"</?[a-zA-Z][^>]*>|https?://|www\.|[{}`|\\]|&[a-z]+;")
+MAX_SENTENCE_CHARS = 600
+
+
+def _is_garbage(sentence: str) -> bool:
+    """Markup, code, URLs, symbol soup or a run-on longer than MAX_SENTENCE_CHARS."""
+    if len(sentence) > MAX_SENTENCE_CHARS or _MARKUP.search(sentence):
+        return True
+    wordish = sum(ch.isalnum() or ch.isspace() or ch in ".,;:!?'\"()%$€£-" for ch in sentence)
+    return wordish < 0.9 * len(sentence)
+
+
+def _is_loop(norm: str) -> bool:
+    words = norm.split()
+    grams = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
+    return any(grams.count(g) >= 3 for g in set(grams))
+
+
+def _spans(evidence: Sequence[Evidence]) -> list[_Span]:
+    out: list[_Span] = []
+    for ev in evidence:
+        context = frozenset(content_terms(ev.text) | content_terms(ev.hit.title or ""))
+        pieces = split_sentences(ev.text)
+        if len(pieces) != 1:
+            pieces = pieces + [(0, len(ev.text))]
+        for a, b in pieces:
+            a2, b2 = _trim(ev.text, a, b)
+            if b2 > a2 and not looks_like_injection(ev.text[a2:b2]):
+                t = ev.text[a2:b2]
+                out.append(_Span(ev, ev.start + a2, ev.start + b2, t, frozenset(content_terms(t)), context))
+    return out
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
+
+
+def _support(
+    sentence: str, hints: tuple[int, ...], spans: list[_Span], sims: np.ndarray, title_terms: list[frozenset[str]]
+) -> list[_Span]:
+    """The span(s) supporting `sentence` under the module's rule, or [] when none does."""
+    terms, keys, negated = content_terms(sentence), key_terms(sentence), _negated(sentence)
+    if not terms:
+        return []
+    scored = []
+    for i, span in enumerate(spans):
+        lex = overlap(terms, span.terms | title_terms[i])
+        ok_keys = keys <= span.context
+        ok_neg = _negated(span.text) == negated
+        uncovered = len(terms - span.terms - title_terms[i])
+        passes = ok_keys and ok_neg and (
+            lex >= LEX_STRONG
+            or (lex >= LEX_SUPPORT and sims[i] >= SIM_SUPPORT and uncovered <= max(1, len(terms) // UNCOVERED_PER))
+        )
+        bonus = HINT_BONUS if span.ev.n in hints else 0.0
+        scored.append((passes, round(lex, 2), float(sims[i]) + bonus, -len(span.text), i))
+    scored.sort(reverse=True)
+    if scored[0][0]:
+        return [spans[scored[0][-1]]]
+    for *_, i in scored[:4]:
+        for *_, j in scored[:6]:
+            a, b = spans[i], spans[j]
+            if a.ev.n == b.ev.n or not (keys <= (a.context | b.context)):
+                continue
+            both = a.terms | b.terms | title_terms[i] | title_terms[j]
+            if terms <= both and len(terms & a.terms - b.terms) >= 2 and len(terms & b.terms - a.terms) >= 2:
+                return [a, b]
+    return []
+
+
+def verify_answer(
+    question: str,
+    raw_answer: str,
+    evidence: Sequence[Evidence],
+    embedder: Embedder,
+    quote_when_unsupported: bool = QUOTE_WHEN_UNSUPPORTED,
+    quote_min_score: float = QUOTE_MIN_SCORE,
+) -> VerifiedAnswer:
+    """Split, attribute and check every sentence of the model's answer against the evidence.
+
+    Refused (see `refusal`) when there is no evidence, when the model wrote NOT FOUND or a
+    refusal phrase and none of its sentences is supported, or when nothing is supported and
+    `quote_when_unsupported` is off or the best Evidence.score is below `quote_min_score`.
+    Otherwise the answer is the model's sentences (supported ones end with their [n],
+    unsupported ones have none and are flagged supported=False), followed, when the supported
+    text is thin or missing, by the best evidence quoted verbatim with its citation:
+    'According to <title> (<date>): "<quote>" [n]'.
+    """
+    if not evidence:
+        return refusal(question)
+    parsed = _answer_sentences(raw_answer, evidence)
+    not_found = is_not_found(raw_answer)
+    parsed = [(s, h) for s, h in parsed if not is_not_found(s)]
+    spans = _spans(evidence)
+    titles = [frozenset(content_terms(s.ev.hit.title or "")) for s in spans]
+    sims = np.zeros((len(parsed), len(spans)), dtype=np.float32)
+    if parsed:
+        span_vecs = np.asarray(embedder.embed([s.text for s in spans]), dtype=np.float32)
+        probes = [s if len(content_terms(s)) >= 4 else f"{question} {s}" for s, _ in parsed]
+        sims = np.asarray(embedder.embed(probes), dtype=np.float32) @ span_vecs.T
+    book = _CitationBook()
+    sentences: list[AnswerSentence] = []
+    supported_terms: set[str] = set()
+    first_support: _Span | None = None
+    for k, (text, hints) in enumerate(parsed):
+        found = _support(text, hints, spans, sims[k], titles)
+        if found:
+            first_support = first_support or found[0]
+            supported_terms |= content_terms(text)
+        sentences.append(AnswerSentence(text, tuple(book.add(s) for s in found), bool(found)))
+    if not supported_terms and (
+        not_found or not quote_when_unsupported or max(ev.score for ev in evidence) < quote_min_score
+    ):
+        return refusal(question)
+    if len(supported_terms) < THIN_TERMS or any(not s.supported for s in sentences):
+        quote_span = first_support or _best_for_question(question, evidence, embedder)
+        if quote_span and (not first_support or overlap(quote_span.terms, supported_terms) < LEX_STRONG):
+            sentences.append(AnswerSentence(_quote_sentence(quote_span), (book.add(quote_span),), True))
+    if not any(s.supported for s in sentences):
+        return refusal(question)
+    answer = " ".join(_with_markers(s) for s in sentences)
+    return VerifiedAnswer(answer, tuple(sentences), tuple(book.citations), False)
+
+
+def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Embedder) -> _Span | None:
+    """The sentence of the best evidence span that best matches the question (None if none is usable)."""
+    ev = evidence[0]
+    spans = [s for s in _spans([ev]) if s.end - s.start < len(ev.text.strip())] or _spans([ev])
+    if not spans:
+        return None
+    scores = sentence_scores(question, [s.text for s in spans], embedder)
+    return spans[int(np.argmax(scores))]
+
+
+def _quote_sentence(span: _Span) -> str:
+    title = span.ev.hit.title or span.ev.hit.path
+    date = f" ({span.ev.hit.date})" if span.ev.hit.date else ""
+    return f'According to {title}{date}: "{" ".join(span.text.split())}"'
+
+
+def _with_markers(sentence: AnswerSentence) -> str:
+    if not sentence.citations:
+        return sentence.text
+    marks = "".join(f"[{n}]" for n in sentence.citations)
+    text = sentence.text
+    if text.endswith((".", "!", "?")) and not text.endswith('"'):
+        return f"{text[:-1]} {marks}{text[-1]}"
+    return f"{text} {marks}"
+
+
+class _CitationBook:
+    """Citations numbered 1..m in order of first use, one per distinct (doc, start, end)."""
+
+    def __init__(self) -> None:
+        self.citations: list[Citation] = []
+        self._index: dict[tuple[str, int, int], int] = {}
+
+    def add(self, span: _Span) -> int:
+        chunk = span.ev.hit.chunk
+        key = (chunk.doc_id, span.start, span.end)
+        if key not in self._index:
+            n = len(self.citations) + 1
+            self._index[key] = n
+            hit = span.ev.hit
+            self.citations.append(
+                Citation(n, chunk.doc_id, chunk.chunk_id, hit.path, hit.title, chunk.page,
+                         span.start, span.end, span.text)
+            )
+        return self._index[key]

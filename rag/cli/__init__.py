@@ -1,0 +1,1 @@
+"""The `rag` command: a thin typed shell over Assistant."""

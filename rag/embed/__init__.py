@@ -1,0 +1,1 @@
+"""Chunks -> embeddings: the Embedder protocol and its PyTorch and OpenVINO backends."""

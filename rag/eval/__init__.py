@@ -1,0 +1,1 @@
+"""`rag eval`: retrieval, QA and summary metrics on public sets."""

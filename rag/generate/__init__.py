@@ -1,0 +1,1 @@
+"""Prompt -> text: the Generator protocol and its llama.cpp adapter."""

@@ -1,0 +1,1 @@
+"""Sources -> documents -> chunks: discovery, one reader per format, structure-aware chunking."""

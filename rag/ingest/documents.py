@@ -1,0 +1,167 @@
+"""Source -> Document: one reader per format (text and Markdown here, the others in readers_*).
+
+Every reader raises DocumentError with one line naming the file and the reason. Parsers for
+HTML, PDF and DOCX are imported lazily, inside their readers.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+from rag.errors import DocumentError
+from rag.ingest.readers.common import (
+    Extracted,
+    decode_text,
+    fail,
+    find_date,
+    mtime_date,
+    parse_date,
+    title_from_lines,
+    title_from_stem,
+)
+from rag.ingest.sources import FORMATS, SUPPORTED_SUFFIXES, doc_id_for
+from rag.types import Document, Section, Source
+
+__all__ = ["read_document", "find_date", "FORMATS"]
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+_INLINE_MARKS = re.compile(r"(\*\*|__|`)")
+
+
+def read_txt(path: Path, data: bytes) -> Extracted:
+    """Plain text: the decoded content, unchanged; title from a heading-like first line."""
+    text = decode_text(data, path)
+    if not text.strip():
+        raise fail(path, "is empty")
+    return Extracted(text=text, title=title_from_lines(text))
+
+
+def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
+    """YAML-ish front matter (`---` ... `---`) as simple key/values, and the lines it spans."""
+    if not lines or lines[0].rstrip("\r\n") != "---":
+        return {}, 0
+    values: dict[str, str] = {}
+    for index, line in enumerate(lines[1:200], start=1):
+        stripped = line.rstrip("\r\n")
+        if stripped in ("---", "..."):
+            return values, index + 1
+        match = _FRONT_KEY.match(stripped)
+        if match:
+            values.setdefault(match[1].lower(), match[2].strip("'\""))
+    return {}, 0
+
+
+def _heading_title(raw: str) -> str:
+    return " ".join(_INLINE_MARKS.sub("", raw).split()).strip()
+
+
+def markdown_sections(text: str) -> tuple[tuple[Section, ...], dict[str, str]]:
+    """ATX and setext headings of a Markdown text with their offsets, plus front matter."""
+    lines = text.splitlines(keepends=True)
+    front, skip = _front_matter(lines)
+    sections: list[Section] = []
+    offset = sum(len(line) for line in lines[:skip])
+    fence: str | None = None
+    previous: tuple[int, str] | None = None
+    for line in lines[skip:]:
+        bare = line.rstrip("\r\n")
+        start, offset = offset, offset + len(line)
+        fence_match = _FENCE.match(bare)
+        if fence is not None:
+            if fence_match and fence_match[1][0] == fence[0] and len(fence_match[1]) >= len(fence):
+                fence = None
+            previous = None
+            continue
+        if fence_match:
+            fence, previous = fence_match[1], None
+            continue
+        atx = _ATX.match(bare)
+        if atx:
+            title = _heading_title(atx[2] or "")
+            if title:
+                sections.append(Section(title=title, level=len(atx[1]), start=start))
+            previous = None
+            continue
+        setext = _SETEXT.match(bare)
+        if setext and previous is not None:
+            level = 1 if setext[1][0] == "=" else 2
+            sections.append(Section(title=previous[1], level=level, start=previous[0]))
+            previous = None
+            continue
+        stripped = bare.strip()
+        is_paragraph = bool(stripped) and not bare.startswith(("    ", "\t", ">", "|"))
+        previous = (start, _heading_title(stripped)) if is_paragraph else None
+    return tuple(sections), front
+
+
+def read_markdown(path: Path, data: bytes) -> Extracted:
+    """Markdown: the decoded content, unchanged; title, date and sections from its headings."""
+    text = decode_text(data, path)
+    if not text.strip():
+        raise fail(path, "is empty")
+    sections, front = markdown_sections(text)
+    title = front.get("title") or next((s.title for s in sections if s.level == 1), None)
+    if not title and sections:
+        title = sections[0].title
+    date = parse_date(front.get("date", "")) or find_date(text[:4000])
+    return Extracted(text=text, title=title or None, date=date, sections=sections)
+
+
+def _reader_for(fmt: str) -> Callable[[Path, bytes], Extracted]:
+    if fmt == "txt":
+        return read_txt
+    if fmt == "md":
+        return read_markdown
+    if fmt == "html":
+        from rag.ingest.readers.html import read_html
+
+        return read_html
+    if fmt == "pdf":
+        from rag.ingest.readers.pdf import read_pdf
+
+        return read_pdf
+    from rag.ingest.readers.docx import read_docx
+
+    return read_docx
+
+
+def read_document(source: Source) -> Document:
+    """Read one source file into a Document (text, title, date, pages, sections).
+
+    The reader is chosen by suffix. Title falls back to the file stem; date falls back to
+    a date near the top of the text, then to the file's mtime (UTC). Raises DocumentError
+    (one line naming the file) for unreadable, empty, binary, damaged or encrypted files.
+    """
+    path = Path(source.path).resolve()
+    suffix = path.suffix.lower()
+    fmt = FORMATS.get(suffix)
+    if fmt is None:
+        supported = " ".join(sorted(SUPPORTED_SUFFIXES))
+        raise fail(path, f"has unsupported file type {suffix or '(none)'}; supported: {supported}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise fail(path, "is empty")
+    extracted = _reader_for(fmt)(path, data)
+    if not extracted.text.strip():
+        raise fail(path, "is empty")
+    date = extracted.date or find_date(extracted.text[:4000]) or mtime_date(source.mtime)
+    return Document(
+        doc_id=doc_id_for(path),
+        path=str(path),
+        title=extracted.title or title_from_stem(path),
+        date=date,
+        text=extracted.text,
+        sha256=source.sha256,
+        mtime=source.mtime,
+        pages=extracted.pages,
+        sections=extracted.sections,
+        format=fmt,
+    )

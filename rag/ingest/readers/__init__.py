@@ -1,0 +1,1 @@
+"""One reader per file format; each returns text with page offsets or raises DocumentError naming the file."""

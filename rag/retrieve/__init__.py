@@ -1,0 +1,1 @@
+"""Store -> hits: hybrid dense + BM25 fusion with filters."""

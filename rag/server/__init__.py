@@ -1,0 +1,1 @@
+"""The HTTP/SSE server, the OpenAI-compatible route and the page: a thin shell over Assistant."""

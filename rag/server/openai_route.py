@@ -1,0 +1,166 @@
+"""The OpenAI wire format: GET /v1/models and POST /v1/chat/completions (plain and streamed).
+
+The last user message is the question; earlier user/assistant messages are the conversation,
+so follow-ups are rewritten to stand alone before retrieval. The content is the verified answer
+followed by its footnotes; the citations also ride along in an extra top-level `citations`
+field (on the final chunk when streamed). A streamed reply sends the role at once, keep-alive
+comments while the model writes, then the verified text: never unverified draft text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextlib import aclosing
+from typing import Any, AsyncIterator, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag import Answer, Citation, serialize
+from rag.errors import RagError
+from rag.server.common import (
+    INTERNAL_MESSAGE, SSE_HEADERS, ApiError, Primed, assistant_of, error_payload, gate_of, generate, generate_result,
+    index_dir_of, prime, rag_error_payload,
+)
+
+log = logging.getLogger("rag.server")
+MODEL_ID = "briefing-rag"
+SOURCES_HEADING = "Sources:"
+UNVERIFIED_HEADING = "Not verified against the documents:"
+KEEP_ALIVE_S = 1.0
+WORDS_PER_CHUNK = 6
+
+router = APIRouter(prefix="/v1")
+
+
+class ChatMessage(BaseModel):
+    """One message; `content` is a string or a list of {"type": "text", "text"} parts."""
+
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The OpenAI request; sampling fields are accepted and ignored (the server's settings rule)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    k: int | None = Field(default=None, ge=1, le=50, description="extension: passages to retrieve")
+    doc_ids: list[str] = Field(default_factory=list, description="extension: only these documents")
+
+
+@router.get("/models", summary="OpenAI: the one model this server offers")
+def models() -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "briefing-rag"}]}
+
+
+def message_text(message: ChatMessage) -> str:
+    """The text of a message, whichever form its content takes."""
+    if isinstance(message.content, str):
+        return message.content
+    parts = message.content or []
+    return "\n".join(str(p.get("text", "")) for p in parts if p.get("type") in ("text", "input_text"))
+
+
+def strip_footnotes(text: str) -> str:
+    """An earlier answer of ours without the footnote block, for the conversation history."""
+    for heading in (SOURCES_HEADING, UNVERIFIED_HEADING):
+        cut = text.find(f"\n\n{heading}\n")
+        if cut >= 0:
+            text = text[:cut]
+    return text.strip()
+
+
+def footnote(c: Citation) -> str:
+    """`[n] Title, p. 3: "quote"`."""
+    page = f", p. {c.page}" if c.page is not None else ""
+    return f'[{c.n}] {c.title or c.path}{page}: "{" ".join(c.quote.split())}"'
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer, the sentences no passage supported (if any), then the footnotes."""
+    blocks = [answer.answer.strip()]
+    unverified = [s.text for s in answer.sentences if not s.supported]
+    if unverified and not answer.refused:
+        blocks.append(UNVERIFIED_HEADING + "\n" + "\n".join(f"- {t}" for t in unverified))
+    if answer.citations:
+        blocks.append(SOURCES_HEADING + "\n" + "\n".join(footnote(c) for c in answer.citations))
+    return "\n\n".join(blocks)
+
+
+def _conversation(body: ChatRequest) -> tuple[str, list[dict[str, str]]]:
+    last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=-1)
+    if last_user < 0 or not message_text(body.messages[last_user]).strip():
+        raise ApiError(422, "validation_error", "messages: no user message with text to answer")
+    history = [{"role": m.role, "content": strip_footnotes(message_text(m))}
+               for m in body.messages[:last_user] if m.role in ("user", "assistant")]
+    return message_text(body.messages[last_user]).strip(), [h for h in history if h["content"]]
+
+
+def _runner(assistant: Any, body: ChatRequest) -> Callable[[Callable[[str], None]], Answer]:
+    question, history = _conversation(body)
+    if history and not body.doc_ids:
+        def follow_up(on_token: Callable[[str], None]) -> Answer:
+            session = assistant.chat()
+            session.history = list(history)
+            return session.ask(question, k=body.k, on_token=on_token)  # type: ignore[no-any-return]
+        return follow_up
+    return lambda on_token: assistant.ask(question, k=body.k, doc_ids=body.doc_ids, history=history,
+                                          on_token=on_token)
+
+
+@router.post("/chat/completions", summary="OpenAI: chat completion with verified citations", response_model=None)
+async def chat_completions(body: ChatRequest, request: Request) -> Any:
+    """A `chat.completion` (or a stream of `chat.completion.chunk`) plus a `citations` field."""
+    run = _runner(assistant_of(request), body)
+    slot = gate_of(request).admit()
+    reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if not body.stream:
+        answer = await generate_result(slot, run)
+        return {"id": reply_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_text(answer)},
+                             "finish_reason": "stop", "logprobs": None}],
+                "citations": [serialize.citation_json(c) for c in answer.citations]}
+    items = await prime(generate(slot, run))
+    return StreamingResponse(_chunks(items, reply_id, created, request), media_type="text/event-stream",
+                             headers=SSE_HEADERS)
+
+
+def _chunk(reply_id: str, created: int, delta: dict[str, Any], finish: str | None = None,
+           **extra: Any) -> str:
+    data = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _chunks(items: Primed[tuple[str, Any]], reply_id: str, created: int,
+                  request: Request) -> AsyncIterator[str]:
+    last_sent = time.monotonic()
+    async with aclosing(items):
+        yield _chunk(reply_id, created, {"role": "assistant", "content": ""})
+        try:
+            async for kind, value in items:
+                if kind == "token":
+                    if time.monotonic() - last_sent >= KEEP_ALIVE_S:
+                        last_sent = time.monotonic()
+                        yield ": keep-alive\n\n"
+                    continue
+                words = re.findall(r"\S+\s*|\s+", answer_text(value))
+                for i in range(0, len(words), WORDS_PER_CHUNK):
+                    yield _chunk(reply_id, created, {"content": "".join(words[i:i + WORDS_PER_CHUNK])})
+                yield _chunk(reply_id, created, {}, "stop",
+                             citations=[serialize.citation_json(c) for c in value.citations])
+        except RagError as exc:
+            yield f"data: {json.dumps(rag_error_payload(exc, index_dir_of(request)))}\n\n"
+        except Exception:  # an unexpected failure mid-stream: log it, tell the client without details
+            log.exception("streaming %s failed", request.url.path)
+            yield f"data: {json.dumps(error_payload('internal_error', INTERNAL_MESSAGE))}\n\n"
+    yield "data: [DONE]\n\n"

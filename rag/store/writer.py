@@ -1,0 +1,128 @@
+"""Incremental ingest: discover files, skip unchanged ones by content hash, read, chunk and embed
+the new or changed ones (reusing cached embeddings of identical text), remove vanished ones."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rag.ingest.chunking import CHUNKER_VERSION, chunk_document
+from rag.ingest.documents import read_document
+from rag.embed.embedder import Embedder
+from rag.errors import DocumentError
+from rag.ingest.sources import discover, hash_file
+from rag.store.sqlite import Store, keyword_text
+from rag.types import Chunk, Document, IngestFailure, IngestReport
+
+BATCH_CHUNKS = 1024  # chunks embedded (and committed) together
+Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
+
+
+def chunking_signature(chunk_tokens: int, overlap: int) -> str:
+    """How documents were cut; a document cut another way is re-chunked on the next ingest."""
+    return f"{CHUNKER_VERSION}/{chunk_tokens}/{overlap}"
+
+
+def embed_hash(embedder_id: str, text: str) -> str:
+    """Key of the embedding cache: the model and the exact text it embedded."""
+    return hashlib.sha256(f"{embedder_id}\0{text}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Pending:
+    items: list[tuple[Document, list[Chunk], bool]] = field(default_factory=list)
+    chunks: int = 0
+
+
+def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exclude: Sequence[str] = (),
+           chunk_tokens: int = 200, overlap: int = 40, progress: Progress | None = None) -> IngestReport:
+    """Bring the index in line with `paths`; one bad file never stops the others.
+
+    Call inside `store.writer()`. Each batch of documents is committed in one transaction, so a
+    crash leaves every document in its old or its new state.
+    """
+    t0 = time.perf_counter()
+    found = discover(paths, exclude)
+    failures: list[IngestFailure] = list(found.failures)
+    signature = chunking_signature(chunk_tokens, overlap)
+    known = store.document_state()
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0}
+    pending = _Pending()
+    seen: set[str] = set()
+
+    def flush() -> None:
+        if pending.items:
+            _write_batch(store, embedder, pending.items, signature)
+            for _, _, is_new in pending.items:
+                counts["added" if is_new else "updated"] += 1
+        pending.items.clear()
+        pending.chunks = 0
+
+    total = len(found.files)
+    for i, path in enumerate(found.files):
+        seen.add(str(path))
+        if progress:
+            progress(i, total, str(path))
+        try:
+            source = hash_file(path)
+            old = known.get(str(path))
+            if old and old[1] == source.sha256 and old[2] == signature:
+                counts["unchanged"] += 1
+                continue
+            doc = read_document(source)
+            chunks = chunk_document(doc, chunk_tokens, overlap)
+            if not chunks:
+                raise DocumentError(f"{path}: no text to index")
+        except DocumentError as exc:
+            failures.append(IngestFailure(str(path), _one_line(str(exc))))
+            continue
+        pending.items.append((doc, chunks, old is None))
+        pending.chunks += len(chunks)
+        if pending.chunks >= BATCH_CHUNKS:
+            flush()
+    flush()
+    if progress:
+        progress(total, total, "")
+
+    gone = [doc_id for p, (doc_id, _, _) in known.items()
+            if p not in seen and _under(p, found.roots) and not Path(p).exists()]
+    store.remove_documents(gone)
+    counts["removed"] = len(gone)
+    if counts["added"] or counts["updated"] or counts["removed"]:
+        store.prune_embeddings()
+    docs, chunks = store.counts()
+    return IngestReport(documents=docs, chunks=chunks, seconds=round(time.perf_counter() - t0, 3),
+                        failed=tuple(failures), **counts)
+
+
+def _write_batch(store: Store, embedder: Embedder, items: list[tuple[Document, list[Chunk], bool]],
+                 signature: str) -> None:
+    texts: list[str] = []
+    hashes: list[list[str]] = []
+    for doc, chunks, _ in items:
+        doc_texts = [keyword_text(doc.title, c.heading, c.text) for c in chunks]
+        texts += doc_texts
+        hashes.append([embed_hash(embedder.id, t) for t in doc_texts])
+    flat = [h for hs in hashes for h in hs]
+    vectors = store.cached_vectors(flat)
+    missing = {h: t for h, t in zip(flat, texts) if h not in vectors}
+    if missing:
+        fresh = embedder.embed(list(missing.values()))
+        vectors.update(zip(missing.keys(), np.asarray(fresh, dtype=np.float32)))
+    store.put_documents(
+        [(doc, chunks, doc_hashes) for (doc, chunks, _), doc_hashes in zip(items, hashes)],
+        {h: vectors[h] for h in missing}, signature)
+
+
+def _under(path: str, roots: Sequence[Path]) -> bool:
+    p = Path(path)
+    return any(p == r or r in p.parents for r in roots)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

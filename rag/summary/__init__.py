@@ -1,0 +1,1 @@
+"""Chunks -> map-reduce summaries and structured briefs, every sentence cited."""
