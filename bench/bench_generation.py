@@ -16,11 +16,11 @@ from pathlib import Path
 
 from _util import ROOT, machine_note, table
 
+from rag.answer.evidence import select_evidence
+from rag.answer.prompt import answer_messages
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.generate.generator import load_generator
-from rag.answer.evidence import select_evidence
-from rag.answer.prompt import answer_messages
 
 QUESTIONS = ["When does the coastal flood levy take effect?",
              "Who opposed the storage consultation and why?"]

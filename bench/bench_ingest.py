@@ -19,8 +19,8 @@ from pathlib import Path
 
 from _util import ROOT, ingest_cold, machine_note, run_cold, table, write_scifact
 
-from rag.ingest.chunking import chunk_document
 from rag.config import Settings
+from rag.ingest.chunking import chunk_document
 from rag.ingest.documents import read_document
 from rag.ingest.sources import hash_file
 from rag.store.sqlite import keyword_text

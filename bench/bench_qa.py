@@ -29,13 +29,14 @@ from pathlib import Path
 from _util import machine_note, table
 
 from rag.answer import gate, verify
+from rag.answer.evidence import select_evidence
+from rag.answer.prompt import ANSWER_STOP, answer_messages
 from rag.assistant import Assistant
 from rag.config import Settings, eval_data_dir
 from rag.eval.metrics import contains_gold, mean, percentile
 from rag.eval.run import load_qa_set, write_corpus
-from rag.answer.evidence import select_evidence
-from rag.answer.prompt import ANSWER_STOP, answer_messages
 from rag.retrieve.lexical import content_terms, key_terms
+from rag.thresholds import THRESHOLDS
 
 
 def pick(data: Path, articles: int, limit: int, seed: int):  # noqa: ANN201
@@ -76,7 +77,7 @@ def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN
                         f"{mean(float(not r) for u, r in refused if not u):.3f}",
                         f"{mean(float(r) for u, r in refused if u):.3f}"])
     print(table(["gate rule", "answered (answerable)", "refused (unanswerable)"], out))
-    print(f"current rule: key+score<{gate.INSUFFICIENT_SCORE}")
+    print(f"current rule: key+score<{THRESHOLDS.insufficient_score}")
 
 
 def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:  # noqa: ANN001

@@ -21,6 +21,7 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.eval.metrics import doc_ranking, mean, ndcg_at_k, percentile
 from rag.eval.run import TOP_K, load_qa_set
+from rag.thresholds import THRESHOLDS
 
 WEIGHTS = [round(0.3 + 0.05 * i, 2) for i in range(13)]  # 0.30 .. 0.90
 CANDIDATES = (50, 100, 200, 400)
@@ -119,7 +120,8 @@ def main() -> None:
              round(percentile(t, 95), 1)] for mode, t in latency.items()]))
         print()
         print(table([f"nDCG@10 ({len(questions)} test queries, k={TOP_K})", "value"],
-                    quality + [["(hybrid: dense_weight", f"{settings.dense_weight}, CANDIDATES {retrieval.CANDIDATES})"]]))
+                    quality + [["(hybrid: dense_weight",
+                                f"{settings.dense_weight}, candidates {THRESHOLDS.candidates})"]]))
         print(f"\n`rag --help`: median {statistics.median(helps):.2f} s, min {min(helps):.2f} s over 5 cold runs")
         if sweep_rows:
             best = max(sweep_rows, key=lambda r: r[2])

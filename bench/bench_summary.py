@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.ingest.chunking import chunk_document, split_sentences  # noqa: E402
 from rag.config import Settings, configure_offline, eval_data_dir  # noqa: E402
+from rag.ingest.chunking import chunk_document, split_sentences  # noqa: E402
 from rag.summary.mapreduce import summarize  # noqa: E402
 from rag.types import Document, DocumentInfo  # noqa: E402
 

@@ -168,6 +168,12 @@ def configure_offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def cache_root(env: Mapping[str, str] | None = None) -> Path:
+    """Where derived model files are kept: $XDG_CACHE_HOME/briefing-rag (default ~/.cache/briefing-rag)."""
+    env = os.environ if env is None else env
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "briefing-rag"
+
+
 def eval_data_dir(env: Mapping[str, str] | None = None) -> Path:
     """Folder of the shared evaluation sets [RAG_EVAL_DATA], default ../shared/eval."""
     env = os.environ if env is None else env

@@ -13,8 +13,19 @@ from typing import Any, Callable, Iterator, Sequence
 from rag.config import Settings
 from rag.errors import GenerationError, NotFoundError
 from rag.types import (
-    Actor, Answer, AnswerSentence, Brief, Chunk, Citation, Claim, Coverage, Document, DocumentInfo, Hit,
-    IngestFailure, IngestReport,
+    Actor,
+    Answer,
+    AnswerSentence,
+    Brief,
+    Chunk,
+    Citation,
+    Claim,
+    Coverage,
+    Document,
+    DocumentInfo,
+    Hit,
+    IngestFailure,
+    IngestReport,
 )
 
 LEVY_TEXT = ("Ministry statement\n\nThe Coastal Flood-Defence Levy will take effect on 1 January 2027. "

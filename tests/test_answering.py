@@ -7,9 +7,9 @@ from typing import Iterator, Sequence
 
 import pytest
 
+from rag.answer.prompt import ANSWER_STOP
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.answer.prompt import ANSWER_STOP
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 
 PAGE_ONE = "The harbour board met in Sorvik on 3 March 2026 to review the dredging plan."

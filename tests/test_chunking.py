@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from rag.ingest.chunking import CHUNKER_VERSION, chunk_document, estimate_tokens, split_sentences
 from rag.errors import ConfigError
+from rag.ingest.chunking import CHUNKER_VERSION, chunk_document, estimate_tokens, split_sentences
 from rag.types import Document, Page, Section
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.gate import evidence_is_insufficient, refusal
-
 from rag.answer.verify import is_not_found, verify_answer
 from rag.types import Chunk, Evidence, Hit
 from tests.fakes import HashingEmbedder

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.documents import find_date, read_document
 from rag.errors import DocumentError
+from rag.ingest.documents import find_date, read_document
 from rag.ingest.sources import doc_id_for, hash_file
 from rag.types import Document
 

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
+from rag.embed.backends import OpenVINOEmbedder, export_openvino, make_fast_embedder, model_spec, resolve_backend
 from rag.embed.embedder import SentenceTransformerEmbedder, load_embedder
 from rag.errors import ConfigError, ModelError
-from rag.embed.backends import (OpenVINOEmbedder, export_openvino, make_fast_embedder, model_spec,
-                                    resolve_backend)
 
 TEXTS = ["The coastal flood levy takes effect on 1 January 2027.",
          "Grid battery storage target: 2.4 GWh by 2030.",

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rag import Settings
-from rag.eval import metrics as m
 from rag.errors import ConfigError
+from rag.eval import metrics as m
 from rag.eval.run import eval_qa, eval_retrieval, eval_summary, load_qa_set, render, sample, write_corpus
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 

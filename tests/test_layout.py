@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 # Stage order, earliest first: sources -> documents -> chunks -> embeddings -> store -> retrieval
 # -> generation -> answer -> summary; the Assistant orders them; eval and the shells sit on top.
 STAGES: list[tuple[str, ...]] = [
-    ("rag.types", "rag.errors"),
+    ("rag.types", "rag.errors", "rag.thresholds"),
     ("rag.config",),
     ("rag.ingest",),
     ("rag.embed",),

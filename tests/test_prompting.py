@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rag.config import Settings
 from rag.answer.evidence import select_evidence
 from rag.answer.followup import rewrite_messages, standalone_question
 from rag.answer.prompt import NOT_FOUND, SOURCES_CLOSE, SOURCES_OPEN, answer_messages
 from rag.answer.sanitize import INJECTION_REDACTED, neutralize
+from rag.config import Settings
 from rag.types import Chunk, Evidence, Hit
 from tests.fakes import HashingEmbedder
 

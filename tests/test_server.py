@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from rag.server.app import create_app
-from rag.server.uploads import safe_filename
+from rag.store.uploads import safe_filename
 from tests.server_fixtures import LEVY_TEXT, SUPPORTED, TOKENS, fake_assistant, parse_sse, running_server
 
 ANSWER_KEYS = {"question", "answer", "refused", "sentences", "citations", "model", "index", "timings"}

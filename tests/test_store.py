@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexMismatchError, IndexMissingError, NotFoundError
-from rag.store.sqlite import Store, keyword_text
 from rag.store.indexes import KeywordIndex, VectorIndex, load_or_build
+from rag.store.sqlite import Store, keyword_text
 from rag.types import Chunk, Document, Page
 
 

@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from rag.summary.brief import _quantities, find_actors, find_open_questions, find_tensions
 from rag.config import Settings
+from rag.summary.brief import _quantities, find_actors, find_open_questions, find_tensions, make_brief
 from rag.summary.extractive import TokenCounter, _is_eligible, read_documents, support
-from rag.summary.brief import make_brief
 from rag.summary.mapreduce import CitationBook, plan_notes, summarize
 from rag.types import Chunk, DocumentInfo
 from tests.fakes import HashingEmbedder, ScriptedGenerator

@@ -8,12 +8,10 @@ from typing import Mapping, Sequence
 
 from rag.answer.context import StageContext
 from rag.answer.evidence import select_evidence
-from rag.answer.prompt import ANSWER_STOP, answer_messages
 from rag.answer.gate import evidence_is_insufficient, refusal
+from rag.answer.prompt import ANSWER_STOP, answer_messages
 from rag.answer.verify import verify_answer
-from rag.types import VerifiedAnswer
-from rag.types import Message
-from rag.types import Answer, Hit, TokenCallback
+from rag.types import Answer, Hit, Message, TokenCallback, VerifiedAnswer
 
 
 def answer_question(ctx: StageContext, question: str, *, k: int | None = None, doc_ids: Sequence[str] = (),

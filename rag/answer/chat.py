@@ -5,8 +5,7 @@ from __future__ import annotations
 from rag.answer.ask import answer_question
 from rag.answer.context import StageContext
 from rag.answer.followup import rewrite_messages, standalone_question
-from rag.types import Message
-from rag.types import Answer, TokenCallback
+from rag.types import Answer, Message, TokenCallback
 
 REWRITE_MAX_TOKENS = 48
 HISTORY_TURNS = 3

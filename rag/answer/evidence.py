@@ -12,32 +12,25 @@ from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.lexical import content_terms, overlap
+from rag.thresholds import THRESHOLDS
 from rag.types import Evidence, Hit
-
-MAX_EVIDENCE = 3
-"""Sentence-level sources shown to the model: a 135M model needs a small, precise context."""
-MAX_CANDIDATE_SENTENCES = 120
-"""Most sentences scored per question (bounds the embedding cost of one ask)."""
-LEXICAL_WEIGHT = 0.3
-"""Weight of question-term overlap added to the cosine similarity when ranking sentences."""
-MIN_EVIDENCE_CHARS = 60
-"""A selected sentence shorter than this is widened with a neighbouring sentence."""
 
 _PRONOUN_START = re.compile(r"^(it|its|this|that|these|those|they|their|he|his|she|her|such|there)\b", re.I)
 
 
 def select_evidence(
-    question: str, hits: Sequence[Hit], embedder: Embedder, settings: Settings, max_sources: int = MAX_EVIDENCE
+    question: str, hits: Sequence[Hit], embedder: Embedder, settings: Settings,
+    max_sources: int = THRESHOLDS.max_evidence,
 ) -> list[Evidence]:
     """The few best sentence-level spans of the hits for `question`, best first, numbered 1..n.
 
     Every sentence of every hit is scored by cosine similarity to the question plus
-    LEXICAL_WEIGHT times the share of question terms it holds (Evidence.score keeps that score
+    THRESHOLDS.lexical_weight times the share of question terms it holds (Evidence.score keeps that score
     of the chosen sentence). A chosen sentence that is short (or opens with a pronoun) is widened
     with its neighbour in the same chunk. Sentences that look like instructions to a model
     (looks_like_injection) rank last and never widen another. Evidence offsets point into
     Document.text (chunk.start + offset in the chunk). `settings` is reserved for
-    per-deployment overrides; the limits are the constants of this module.
+    per-deployment overrides; the limits are fields of rag.thresholds.THRESHOLDS.
     """
     del settings
     candidates: list[tuple[Hit, list[tuple[int, int]], int]] = []
@@ -50,7 +43,7 @@ def select_evidence(
                 continue
             seen.add(key)
             candidates.append((hit, spans, i))
-        if len(candidates) >= MAX_CANDIDATE_SENTENCES:
+        if len(candidates) >= THRESHOLDS.max_candidate_sentences:
             break
     if not candidates:
         return []
@@ -73,14 +66,14 @@ def select_evidence(
 
 
 def sentence_scores(question: str, texts: Sequence[str], embedder: Embedder) -> np.ndarray:
-    """Cosine(question, text) + LEXICAL_WEIGHT * share of question terms in text, per text."""
+    """Cosine(question, text) + THRESHOLDS.lexical_weight * share of question terms in text, per text."""
     if not texts:
         return np.zeros(0, dtype=np.float32)
     query = np.asarray(embedder.embed_query(question), dtype=np.float32)
     cosine = np.asarray(embedder.embed(list(texts)), dtype=np.float32) @ query
     q_terms = content_terms(question)
     lexical = np.array([overlap(q_terms, content_terms(t)) for t in texts], dtype=np.float32)
-    return cosine + LEXICAL_WEIGHT * lexical
+    return cosine + THRESHOLDS.lexical_weight * lexical
 
 
 def _widen(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
@@ -90,7 +83,7 @@ def _widen(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
     a, b = spans[i]
     if _PRONOUN_START.match(text[a:b]) and usable(i - 1):
         a = spans[i - 1][0]
-    if b - a < MIN_EVIDENCE_CHARS:
+    if b - a < THRESHOLDS.min_evidence_chars:
         if usable(i + 1):
             b = spans[i + 1][1]
         elif usable(i - 1):

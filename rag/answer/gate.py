@@ -10,27 +10,23 @@ from rag.answer.evidence import sentence_scores
 from rag.answer.wording import indirect_question
 from rag.embed.embedder import Embedder
 from rag.retrieve.lexical import content_terms, key_terms
+from rag.thresholds import THRESHOLDS
 from rag.types import Evidence, VerifiedAnswer
 
-INSUFFICIENT_SCORE = 0.60
-"""Refuse before generation when max(cosine + LEXICAL_WEIGHT * overlap) over the evidence is below."""
-REFUSE_ON_MISSING_KEY = True
-"""Refuse before generation when a name or number of the question occurs in none of the evidence's
-chunks or titles."""
 
 def evidence_is_insufficient(question: str, evidence: Sequence[Evidence], embedder: Embedder) -> bool:
     """True when the evidence cannot hold an answer (refuse without calling the model).
 
     Insufficient when there is no evidence, when a name or number of the question occurs in none
-    of the evidence's chunks or titles (REFUSE_ON_MISSING_KEY), or when the best relevance score
-    (cosine + LEXICAL_WEIGHT * share of question terms) is below INSUFFICIENT_SCORE. The score
+    of the evidence's chunks or titles (THRESHOLDS.refuse_on_missing_key), or when the best relevance score
+    (cosine + lexical_weight * share of question terms) is below THRESHOLDS.insufficient_score. The score
     is Evidence.score as select_evidence computed it (on the unwidened sentence); evidence built
     elsewhere (score 0) is scored here. Tuned on SQuAD v2 (see bench/bench_qa.py --gate).
     """
     if not evidence:
         return True
     texts = [ev.text for ev in evidence]
-    if REFUSE_ON_MISSING_KEY:
+    if THRESHOLDS.refuse_on_missing_key:
         found: set[str] = set()
         for hit in {ev.hit.chunk_id: ev.hit for ev in evidence}.values():
             found |= content_terms(hit.chunk.text) | content_terms(hit.title or "")
@@ -40,7 +36,7 @@ def evidence_is_insufficient(question: str, evidence: Sequence[Evidence], embedd
         best = max(ev.score for ev in evidence)
     else:
         best = float(np.max(sentence_scores(question, texts, embedder)))
-    return best < INSUFFICIENT_SCORE
+    return best < THRESHOLDS.insufficient_score
 
 
 def refusal(question: str) -> VerifiedAnswer:

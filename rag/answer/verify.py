@@ -7,12 +7,12 @@ evidence span or the whole evidence span):
   2. S and P agree on negation (both or neither hold not/no/never/n't);
   3. P is not an instruction aimed at the model (rag.answer.sanitize.looks_like_injection);
   4. lexical support: the share of S's content terms found in P (plus the title) is at least
-     LEX_STRONG, or at least LEX_SUPPORT with cosine(S, P) >= SIM_SUPPORT and at most one
-     content term of S in UNCOVERED_PER (at least one) missing from P.
+     lex_strong, or at least lex_support with cosine(S, P) >= sim_support and at most one content
+     term of S in uncovered_per (at least one) missing from P (fields of rag.thresholds.THRESHOLDS).
 If no single span passes, two spans from different sources may support S together when every
 content term of S occurs in one of them and each brings at least two terms of its own.
 Among passing spans the one covering most of S wins, then the most similar (the model's [n]
-markers add HINT_BONUS here: they are only a hint), then the shortest; the cited span is always
+markers add hint_bonus here: they are only a hint), then the shortest; the cited span is always
 the one the system found. A sentence that passes nothing is kept with supported=False
 and no citation; a sentence that is garbage (no word characters, an exact repeat of an earlier
 sentence, a repetition loop, markup/code/URLs, symbol soup, a run-on) is dropped.
@@ -26,28 +26,15 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.ingest.sentences import split_sentences
-from rag.embed.embedder import Embedder
-from rag.retrieve.lexical import content_terms, key_terms, overlap
 from rag.answer.evidence import sentence_scores
 from rag.answer.gate import refusal
 from rag.answer.prompt import NOT_FOUND
 from rag.answer.sanitize import looks_like_injection
+from rag.embed.embedder import Embedder
+from rag.ingest.sentences import split_sentences
+from rag.retrieve.lexical import content_terms, key_terms, overlap
+from rag.thresholds import THRESHOLDS
 from rag.types import AnswerSentence, Citation, Evidence, VerifiedAnswer
-
-LEX_STRONG = 0.85
-LEX_SUPPORT = 0.6
-SIM_SUPPORT = 0.45
-UNCOVERED_PER = 5
-"""One content term of the sentence in this many may be missing from a span that supports it."""
-HINT_BONUS = 0.1
-"""Score added to spans of the sources the model cited, to break near-ties in their favour."""
-THIN_TERMS = 5
-"""Supported model text with fewer content terms than this gets the best evidence quoted."""
-QUOTE_WHEN_UNSUPPORTED = True
-"""With no supported model sentence (and no NOT FOUND), answer with the best evidence quoted..."""
-QUOTE_MIN_SCORE = 0.0
-"""...when the best evidence's relevance score (Evidence.score) is at least this; else refuse."""
 
 
 @dataclass(frozen=True)
@@ -179,10 +166,11 @@ def _support(
         ok_neg = _negated(span.text) == negated
         uncovered = len(terms - span.terms - title_terms[i])
         passes = ok_keys and ok_neg and (
-            lex >= LEX_STRONG
-            or (lex >= LEX_SUPPORT and sims[i] >= SIM_SUPPORT and uncovered <= max(1, len(terms) // UNCOVERED_PER))
+            lex >= THRESHOLDS.lex_strong
+            or (lex >= THRESHOLDS.lex_support and sims[i] >= THRESHOLDS.sim_support
+                and uncovered <= max(1, len(terms) // THRESHOLDS.uncovered_per))
         )
-        bonus = HINT_BONUS if span.ev.n in hints else 0.0
+        bonus = THRESHOLDS.hint_bonus if span.ev.n in hints else 0.0
         scored.append((passes, round(lex, 2), float(sims[i]) + bonus, -len(span.text), i))
     scored.sort(reverse=True)
     if scored[0][0]:
@@ -203,8 +191,8 @@ def verify_answer(
     raw_answer: str,
     evidence: Sequence[Evidence],
     embedder: Embedder,
-    quote_when_unsupported: bool = QUOTE_WHEN_UNSUPPORTED,
-    quote_min_score: float = QUOTE_MIN_SCORE,
+    quote_when_unsupported: bool = THRESHOLDS.quote_when_unsupported,
+    quote_min_score: float = THRESHOLDS.quote_min_score,
 ) -> VerifiedAnswer:
     """Split, attribute and check every sentence of the model's answer against the evidence.
 
@@ -242,9 +230,9 @@ def verify_answer(
         not_found or not quote_when_unsupported or max(ev.score for ev in evidence) < quote_min_score
     ):
         return refusal(question)
-    if len(supported_terms) < THIN_TERMS or any(not s.supported for s in sentences):
+    if len(supported_terms) < THRESHOLDS.thin_terms or any(not s.supported for s in sentences):
         quote_span = first_support or _best_for_question(question, evidence, embedder)
-        if quote_span and (not first_support or overlap(quote_span.terms, supported_terms) < LEX_STRONG):
+        if quote_span and (not first_support or overlap(quote_span.terms, supported_terms) < THRESHOLDS.lex_strong):
             sentences.append(AnswerSentence(_quote_sentence(quote_span), (book.add(quote_span),), True))
     if not any(s.supported for s in sentences):
         return refusal(question)

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common], help="hybrid search over the chunks")
     p.add_argument("query", nargs="?", metavar="QUERY")
-    p.add_argument("-k", type=int, default=None, help="number of hits (default 5)")
+    p.add_argument("-k", type=int, default=None, help=f"number of hits (default {Settings.k})")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
     p.add_argument("--since", metavar="DATE", help="only documents dated on or after YYYY-MM-DD")
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", parents=[common, llm], help="answer a question with verified citations")
     p.add_argument("question", nargs="?", metavar="QUESTION")
-    p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
+    p.add_argument("-k", type=int, default=None, help=f"passages to retrieve (default {Settings.k})")
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
     p.add_argument("--no-stream", action="store_true", help="print the answer once, at the end")
     p.add_argument("--batch", metavar="FILE", help="one question a line ('-' for stdin); JSON Lines with --json")

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rag.config import cache_root
 from rag.errors import ConfigError, ModelError
 
 FAST_BACKENDS = ("openvino",)
@@ -100,12 +101,6 @@ def resolve_backend(requested: str, model_path: str | Path) -> str:
     except ModelError:
         return "torch"
     return "openvino"
-
-
-def cache_root() -> Path:
-    """Where exported models are kept: $XDG_CACHE_HOME/briefing-rag (default ~/.cache/briefing-rag)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "briefing-rag"
 
 
 def _fingerprint(spec: ModelSpec, root: Path) -> str:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from rag.eval import metrics as m
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.eval import metrics as m
 from rag.types import Answer
 
 TASKS = ("retrieval", "qa", "summary")

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
-from rag.config import Settings
+from rag.config import Settings, cache_root
 from rag.errors import GenerationError, ModelError
 from rag.types import Message
 
@@ -35,16 +35,11 @@ HTTP_CONNECT_TIMEOUT_S = 10.0
 HTTP_READ_TIMEOUT_S = 300.0
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "briefing-rag"
-
-
 def file_sha256_prefix(path: Path, length: int = 16) -> str:
     """First `length` hex digits of the file's sha256, cached by (path, size, mtime) in a sidecar JSON."""
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    cache_file = _cache_dir() / HASH_CACHE_FILE
+    cache_file = cache_root() / HASH_CACHE_FILE
     cache: dict[str, str] = {}
     try:
         cache = json.loads(cache_file.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from rag.config import Settings
 from rag.errors import ConfigError
 from rag.ingest.sentences import BULLET, MD_HEADING_LINE, WHITESPACE, is_heading_like, split_sentences, trim_span
 from rag.types import Chunk, Document
@@ -202,7 +203,8 @@ def _pack(text: str, sents: list[_Sent], budget: int, overlap: int) -> list[list
     return groups
 
 
-def chunk_document(doc: Document, chunk_tokens: int = 200, overlap: int = 40) -> list[Chunk]:
+def chunk_document(doc: Document, chunk_tokens: int = Settings.chunk_tokens,
+                   overlap: int = Settings.chunk_overlap) -> list[Chunk]:
     """Split a document into chunks of whole sentences of about `chunk_tokens` estimated tokens.
 
     Sections (the document's and Markdown headings) and pages are hard boundaries; paragraphs are

@@ -8,14 +8,14 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.errors import ConfigError
-from rag.store.sqlite import Store
 from rag.store.indexes import SearchIndexes
+from rag.store.sqlite import Store
+from rag.thresholds import THRESHOLDS
 from rag.types import Hit
 
-CANDIDATES = 100  # hits taken from each retriever before fusion
-NEAR_DUPLICATE = 0.95  # cosine above which a lower-ranked hit is a copy of a higher one
 MODES = ("hybrid", "dense", "bm25")
 
 
@@ -24,12 +24,12 @@ class Query:
     """A search request: the text, how many hits, which retriever and which filters."""
 
     text: str
-    k: int = 5
+    k: int = Settings.k
     mode: str = "hybrid"
     doc_ids: tuple[str, ...] = ()
     since: str | None = None
     until: str | None = None
-    dense_weight: float = 0.45
+    dense_weight: float = Settings.dense_weight
     diverse: bool = True
 
 
@@ -42,7 +42,7 @@ def search(store: Store, indexes: SearchIndexes, embedder: Embedder, query: Quer
     allowed = None
     if query.doc_ids or query.since or query.until:
         allowed = store.rowids_where(query.doc_ids, query.since, query.until)
-    n = max(CANDIDATES, query.k * 4)
+    n = max(THRESHOLDS.candidates, query.k * 4)
     dense: dict[int, float] = {}
     bm25: dict[int, float] = {}
     if query.mode in ("hybrid", "dense"):
@@ -98,7 +98,7 @@ def drop_near_duplicates(store: Store, order: Sequence[int], k: int) -> list[int
         vec = by_id.get(rowid)
         if vec is None:
             continue
-        if kept_vecs and float(np.max(np.stack(kept_vecs) @ vec)) > NEAR_DUPLICATE:
+        if kept_vecs and float(np.max(np.stack(kept_vecs) @ vec)) > THRESHOLDS.near_duplicate:
             continue
         kept.append(rowid)
         kept_vecs.append(vec)

@@ -11,12 +11,23 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag import serialize
+from rag.config import Settings
 from rag.errors import IndexMissingError, RagError
 from rag.server.common import (
-    INTERNAL_MESSAGE, SSE_HEADERS, Primed, assistant_of, error_payload, gate_of, generate, generate_result,
-    index_dir_of, prime, rag_error_payload, sse_event,
+    INTERNAL_MESSAGE,
+    SSE_HEADERS,
+    Primed,
+    assistant_of,
+    error_payload,
+    gate_of,
+    generate,
+    generate_result,
+    index_dir_of,
+    prime,
+    rag_error_payload,
+    sse_event,
 )
-from rag.server.uploads import forget_upload
+from rag.store.uploads import forget_upload
 
 log = logging.getLogger("rag.server")
 DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -30,7 +41,7 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=4000, description="the question, in plain words")
-    k: int | None = Field(default=None, ge=1, le=MAX_K, description="passages to retrieve (default 5)")
+    k: int | None = Field(default=None, ge=1, le=MAX_K, description=f"passages to retrieve (default {Settings.k})")
     doc_ids: list[str] = Field(default_factory=list, description="only these documents (ids or paths)")
     stream: bool = Field(default=False, description="answer as text/event-stream: token events, then answer")
 
@@ -135,6 +146,6 @@ def delete_document(doc_id: str, request: Request) -> dict[str, list[str]]:
     assistant = assistant_of(request)
     path = assistant.document(doc_id).path
     removed = list(assistant.remove(doc_id))
-    forget_upload(assistant, path)
+    forget_upload(assistant.settings.index_dir, path)
     return {"removed": removed}
 

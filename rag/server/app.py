@@ -31,7 +31,13 @@ from rag import __version__
 from rag.api import AssistantAPI
 from rag.errors import ConfigError, RagError
 from rag.server.common import (
-    INTERNAL_MESSAGE, ApiError, GenerationGate, assistant_of, error_payload, index_dir_of, rag_error_response,
+    INTERNAL_MESSAGE,
+    ApiError,
+    GenerationGate,
+    assistant_of,
+    error_payload,
+    index_dir_of,
+    rag_error_response,
 )
 
 log = logging.getLogger("rag.server")

@@ -24,8 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag import Answer, Citation, serialize
 from rag.errors import RagError
 from rag.server.common import (
-    INTERNAL_MESSAGE, SSE_HEADERS, ApiError, Primed, assistant_of, error_payload, gate_of, generate, generate_result,
-    index_dir_of, prime, rag_error_payload,
+    INTERNAL_MESSAGE,
+    SSE_HEADERS,
+    ApiError,
+    Primed,
+    assistant_of,
+    error_payload,
+    gate_of,
+    generate,
+    generate_result,
+    index_dir_of,
+    prime,
+    rag_error_payload,
 )
 
 log = logging.getLogger("rag.server")

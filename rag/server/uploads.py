@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import threading
-import unicodedata
 from pathlib import Path
 from typing import Any, AsyncIterator, BinaryIO
 
@@ -18,47 +14,17 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from rag import serialize
+from rag.api import AssistantAPI
+from rag.errors import DocumentError
 from rag.ingest.sources import SUPPORTED_SUFFIXES
 from rag.server.common import ApiError, assistant_of, scrub
+from rag.store.uploads import safe_filename, stage_and_ingest
 
 UPLOAD_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))
-UPLOADS_FOLDER = "uploads"
 MULTIPART_OVERHEAD = 64 * 1024
 """Bytes allowed on top of the file for multipart boundaries and part headers."""
-MAX_NAME = 100
 
 router = APIRouter()
-
-_UNSAFE = re.compile(r"[^\w\-. ]+")
-
-
-def safe_filename(name: str) -> str:
-    """A plain file name from a client-supplied one: no folders, no '..', no control or odd characters.
-
-    >>> safe_filename("../../evil.txt")
-    'evil.txt'
-    """
-    name = unicodedata.normalize("NFKC", name or "").replace("\\", "/").split("/")[-1]
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = ext, ""
-    stem = _UNSAFE.sub("_", stem)
-    stem = re.sub(r"\.{2,}", ".", stem).strip(" ._")[:MAX_NAME] or "upload"
-    ext = re.sub(r"[^A-Za-z0-9]", "", ext).lower()[:10]
-    return f"{stem}.{ext}" if ext else stem
-
-
-def uploads_dir(assistant: Any) -> Path:
-    """Where uploaded files are kept: `<index>/uploads/`."""
-    return Path(assistant.settings.index_dir) / UPLOADS_FOLDER
-
-
-def forget_upload(assistant: Any, path: str) -> None:
-    """Delete the stored copy of an uploaded document (documents ingested from elsewhere are left alone)."""
-    folder = uploads_dir(assistant).resolve()
-    file = Path(path).resolve()
-    if file.parent == folder:
-        file.unlink(missing_ok=True)
 
 
 def _too_large(limit: int) -> ApiError:
@@ -114,42 +80,16 @@ async def upload_document(request: Request) -> JSONResponse:
     return JSONResponse(entry, status_code=201 if created else 200)
 
 
-def _store_and_ingest(assistant: Any, lock: threading.Lock, name: str, data: BinaryIO) -> tuple[bool, dict[str, Any]]:
-    folder = uploads_dir(assistant)
+def _store_and_ingest(assistant: AssistantAPI, lock: threading.Lock, name: str,
+                      data: BinaryIO) -> tuple[bool, dict[str, Any]]:
+    index_dir = Path(assistant.settings.index_dir)
     with lock:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        if target.resolve().parent != folder.resolve():
-            raise ApiError(400, "bad_request", f"refusing the file name {name!r}")
-        partial = folder / f".{name}.partial"
-        with partial.open("wb") as out:
-            shutil.copyfileobj(data, out, 1 << 20)
-        previous = folder / f".{name}.previous"
-        had_previous = target.exists()
-        if had_previous:
-            os.replace(target, previous)
-        os.replace(partial, target)
         try:
-            report = assistant.ingest([target])
-        except BaseException:
-            _roll_back(target, previous, had_previous)
-            raise
-        failures = [f.error for f in report.failed]
-        if failures:
-            _roll_back(target, previous, had_previous)
-            reason = failures[0].replace(str(target.resolve()), name).replace(str(target), name)
-            raise ApiError(422, "document_error", f"{name}: nothing was indexed: "
-                           f"{scrub(reason, Path(assistant.settings.index_dir))}")
-        if had_previous:
-            previous.unlink(missing_ok=True)
+            target, report = stage_and_ingest(index_dir, name, data, assistant.ingest)
+        except DocumentError as exc:
+            raise ApiError(422, "document_error", scrub(str(exc), index_dir)) from exc
         wanted = str(target.resolve())
         for info in assistant.documents():
             if info.path == wanted:
                 return report.added > 0, serialize.document_info_json(info)
     raise ApiError(500, "internal_error", f"{name} was ingested but is not listed in the index")
-
-
-def _roll_back(target: Path, previous: Path, had_previous: bool) -> None:
-    target.unlink(missing_ok=True)
-    if had_previous:
-        os.replace(previous, target)

@@ -11,10 +11,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rag.ingest.chunking import CHUNKER_VERSION, chunk_document
-from rag.ingest.documents import read_document
+from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.errors import DocumentError
+from rag.ingest.chunking import CHUNKER_VERSION, chunk_document
+from rag.ingest.documents import read_document
 from rag.ingest.sources import discover, hash_file
 from rag.store.sqlite import Store, keyword_text
 from rag.types import Chunk, Document, IngestFailure, IngestReport
@@ -40,7 +41,8 @@ class _Pending:
 
 
 def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exclude: Sequence[str] = (),
-           chunk_tokens: int = 200, overlap: int = 40, progress: Progress | None = None) -> IngestReport:
+           chunk_tokens: int = Settings.chunk_tokens, overlap: int = Settings.chunk_overlap,
+           progress: Progress | None = None) -> IngestReport:
     """Bring the index in line with `paths`; one bad file never stops the others.
 
     Call inside `store.writer()`. Each batch of documents is committed in one transaction, so a

@@ -27,18 +27,17 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embed.embedder import Embedder
-from rag.summary.extractive import Reading, content_words, flat, read_documents, select, stem, words
 from rag.generate.generator import Generator
+from rag.ingest.readers.common import MONTH_NUMBERS as _MONTHS
+from rag.summary.extractive import Reading, content_words, flat, read_documents, select, stem, words
 from rag.summary.mapreduce import CitationBook, draft_summary
+from rag.thresholds import THRESHOLDS
 from rag.types import Actor, Brief, Chunk, Claim, DocumentInfo
 
 MAX_ACTORS = 8
 MAX_POSITIONS = 4
 MAX_TENSIONS = 5
 MAX_OPEN = 5
-SAME_TOPIC_COSINE = 0.6
-SAME_TOPIC_OVERLAP = 0.3  # shared topic words over the smaller sentence's
-STANCE_COSINE = 0.25
 
 _VERBS = (
     "said|says|stated|states|argued|argues|warned|warns|announced|announces|told|tells|claimed|claims|"
@@ -97,8 +96,6 @@ _OPEN = re.compile(
     r"remains? (?:to be|unclear|open|unresolved|undecided|uncertain)|to be (?:decided|determined|confirmed|agreed)|"
     r"did not (?:say|specify|explain|disclose)|declined to|would not say)\b", re.I)
 
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    "january february march april may june july august september october november december".split())}
 _DATE = re.compile(
     r"\b(?:(?P<iso>\d{4}-\d{2}-\d{2})|(?P<d1>\d{1,2})\s+(?P<m1>[A-Z][a-z]+)\s+(?P<y1>\d{4})|"
     r"(?P<m2>[A-Z][a-z]+)\s+(?:(?P<d2>\d{1,2}),?\s+)?(?P<y2>\d{4}))\b")
@@ -316,11 +313,11 @@ def find_tensions(reading: Reading, actors: Sequence[_Actor]) -> list[tuple[str,
     with_figures = [u.index for u in units if figures[u.index]]
     sims = reading.vectors[with_figures] @ reading.vectors[with_figures].T
     for x, a in enumerate(with_figures):
-        for y in np.nonzero(sims[x, x + 1:] >= SAME_TOPIC_COSINE)[0] + x + 1:
+        for y in np.nonzero(sims[x, x + 1:] >= THRESHOLDS.same_topic_cosine)[0] + x + 1:
             b, cos = with_figures[y], float(sims[x, y])
             shared = len(topics[a] & topics[b])
             if reading.units[a].doc_id == reading.units[b].doc_id or shared < max(
-                    2, SAME_TOPIC_OVERLAP * min(len(topics[a]), len(topics[b]))):
+                    2, THRESHOLDS.same_topic_overlap * min(len(topics[a]), len(topics[b]))):
                 continue
             pair = _pair(reading, a, b)
             for kind in sorted(figures[a].keys() & figures[b].keys()):
@@ -352,7 +349,7 @@ def find_tensions(reading: Reading, actors: Sequence[_Actor]) -> list[tuple[str,
             if same and reading.date(a) == reading.date(b):
                 continue
             cos = float(reading.vectors[a] @ reading.vectors[b])
-            if cos < STANCE_COSINE or not topics.get(a, set()) & topics.get(b, set()):
+            if cos < THRESHOLDS.stance_cosine or not topics.get(a, set()) & topics.get(b, set()):
                 continue
             lead = (f"{owner[a].name}'s position changed" if same
                     else f"{owner[a].name} and {owner[b].name} take opposing positions")

@@ -16,15 +16,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rag.ingest.sentences import split_sentences
 from rag.embed.embedder import Embedder
+from rag.ingest.sentences import split_sentences
+from rag.thresholds import THRESHOLDS
 from rag.types import Chunk, Coverage, DocumentInfo
 
-MMR_LAMBDA = 0.7
-DOC_BONUS = 0.15
-DUPLICATE_COSINE = 0.92
-SUPPORT_RECALL = 0.8
-SUPPORT_COSINE = 0.35
 MIN_WORDS = 5
 
 STOPWORDS = frozenset(
@@ -303,11 +299,12 @@ def select(reading: Reading, candidates: Sequence[int], *, budget: int | None = 
     chosen: list[int] = []
     used = 0
     while open_.any() and (budget is None or used < budget):
-        score = MMR_LAMBDA * sal - (1 - MMR_LAMBDA) * max_sim + DOC_BONUS * unseen[doc_of]
+        mmr = THRESHOLDS.mmr_lambda
+        score = mmr * sal - (1 - mmr) * max_sim + THRESHOLDS.doc_bonus * unseen[doc_of]
         score[~open_] = -np.inf
         best = int(np.argmax(score))
         open_[best] = False
-        if max_sim[best] >= DUPLICATE_COSINE:
+        if max_sim[best] >= THRESHOLDS.duplicate_cosine:
             continue
         cost = tokens(cands[best]) if (tokens is not None and budget is not None) else 0
         if budget is not None and chosen and used + cost > budget:
@@ -339,7 +336,7 @@ def _clause_supported(reading: Reading, clause: str, i: int, cosine: float) -> b
         return True
     lex = reading.lexicon(i)
     recall = len(want & lex) / len(want)
-    if recall < SUPPORT_RECALL or (cosine < SUPPORT_COSINE and recall < 0.9):
+    if recall < THRESHOLDS.support_recall or (cosine < THRESHOLDS.support_cosine and recall < 0.9):
         return False
     if not numbers(clause) <= numbers(reading.units[i].text) or not names(clause) <= lex:
         return False

@@ -29,19 +29,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rag.ingest.sentences import split_sentences
-from rag.types import VerifiedAnswer
 from rag.config import Settings
 from rag.embed.embedder import Embedder
-from rag.summary.extractive import MARKER, Reading, TokenCounter, content_words, flat, read_documents, select, support
 from rag.generate.generator import Generator, Message
-from rag.types import AnswerSentence, Chunk, Citation, Coverage, DocumentInfo
+from rag.ingest.sentences import split_sentences
+from rag.summary.extractive import MARKER, Reading, TokenCounter, content_words, flat, read_documents, select, support
+from rag.thresholds import THRESHOLDS
+from rag.types import AnswerSentence, Chunk, Citation, Coverage, DocumentInfo, VerifiedAnswer
 
 FINAL_NOTES_TOKENS = 480  # most note tokens the final prompt shows the model (SmolLM2 reads ~250/s)
 PROMPT_OVERHEAD_TOKENS = 96
 MAP_NOTE_RATIO = 0.25
 REDUCE_NOTE_RATIO = 0.5
-FALLBACK_COSINE = 0.5  # below it an unsupported sentence is replaced by the best unused note
 NO_TEXT = "The selected documents hold no text to summarise."
 
 SUMMARY_SYSTEM = (
@@ -193,7 +192,7 @@ def compose(reading: Reading, plan: NotesPlan, raw: str, target: int, embedder: 
         left = [i for i in plan.ranked if i not in used]
         if left:
             best = max(left, key=lambda i: float(reading.vectors[i] @ vec))
-            if float(reading.vectors[best] @ vec) < FALLBACK_COSINE:
+            if float(reading.vectors[best] @ vec) < THRESHOLDS.fallback_cosine:
                 best = left[0]
             out.append(Drafted(flat(reading.units[best].text), (best,), True))
             used.add(best)
