@@ -156,3 +156,9 @@ def test_the_shells_protocol_is_what_the_assistant_and_the_test_fake_offer(tmp_p
     assert isinstance(real, AssistantAPI) and isinstance(fake, AssistantAPI)
     assert isinstance(fake.chat(), ChatAPI)
     assert isinstance(real.chat(), ChatAPI)  # a session is built lazily: no model loads here
+
+
+def test_the_tests_mirror_the_package():
+    tests = Path(__file__).resolve().parent
+    folders = sorted(p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    assert folders and all((PACKAGE / name).is_dir() for name in folders), folders

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.answer.citebook import CitationBook
 from rag.answer.evidence import sentence_scores
 from rag.answer.gate import refusal
 from rag.answer.prompt import NOT_FOUND
@@ -34,7 +35,7 @@ from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.lexical import content_terms, key_terms, overlap
 from rag.thresholds import THRESHOLDS
-from rag.types import AnswerSentence, Citation, Evidence, VerifiedAnswer
+from rag.types import AnswerSentence, Evidence, VerifiedAnswer
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def verify_answer(
         span_vecs = np.asarray(embedder.embed([s.text for s in spans]), dtype=np.float32)
         probes = [s if len(content_terms(s)) >= 4 else f"{question} {s}" for s, _ in parsed]
         sims = np.asarray(embedder.embed(probes), dtype=np.float32) @ span_vecs.T
-    book = _CitationBook()
+    book = CitationBook()
     sentences: list[AnswerSentence] = []
     supported_terms: set[str] = set()
     first_support: _Span | None = None
@@ -225,7 +226,7 @@ def verify_answer(
         if found:
             first_support = first_support or found[0]
             supported_terms |= content_terms(text)
-        sentences.append(AnswerSentence(text, tuple(book.add(s) for s in found), bool(found)))
+        sentences.append(AnswerSentence(text, tuple(_cite(book, s) for s in found), bool(found)))
     if not supported_terms and (
         not_found or not quote_when_unsupported or max(ev.score for ev in evidence) < quote_min_score
     ):
@@ -233,7 +234,7 @@ def verify_answer(
     if len(supported_terms) < THRESHOLDS.thin_terms or any(not s.supported for s in sentences):
         quote_span = first_support or _best_for_question(question, evidence, embedder)
         if quote_span and (not first_support or overlap(quote_span.terms, supported_terms) < THRESHOLDS.lex_strong):
-            sentences.append(AnswerSentence(_quote_sentence(quote_span), (book.add(quote_span),), True))
+            sentences.append(AnswerSentence(_quote_sentence(quote_span), (_cite(book, quote_span),), True))
     if not any(s.supported for s in sentences):
         return refusal(question)
     answer = " ".join(_with_markers(s) for s in sentences)
@@ -266,22 +267,6 @@ def _with_markers(sentence: AnswerSentence) -> str:
     return f"{text} {marks}"
 
 
-class _CitationBook:
-    """Citations numbered 1..m in order of first use, one per distinct (doc, start, end)."""
-
-    def __init__(self) -> None:
-        self.citations: list[Citation] = []
-        self._index: dict[tuple[str, int, int], int] = {}
-
-    def add(self, span: _Span) -> int:
-        chunk = span.ev.hit.chunk
-        key = (chunk.doc_id, span.start, span.end)
-        if key not in self._index:
-            n = len(self.citations) + 1
-            self._index[key] = n
-            hit = span.ev.hit
-            self.citations.append(
-                Citation(n, chunk.doc_id, chunk.chunk_id, hit.path, hit.title, chunk.page,
-                         span.start, span.end, span.text)
-            )
-        return self._index[key]
+def _cite(book: CitationBook, span: _Span) -> int:
+    chunk, hit = span.ev.hit.chunk, span.ev.hit
+    return book.number(chunk.doc_id, chunk.chunk_id, hit.path, hit.title, chunk.page, span.start, span.end, span.text)

@@ -30,7 +30,7 @@ from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator
 from rag.ingest.readers.common import MONTH_NUMBERS as _MONTHS
 from rag.summary.extractive import Reading, content_words, flat, read_documents, select, stem, words
-from rag.summary.mapreduce import CitationBook, draft_summary
+from rag.summary.mapreduce import ReadingCitations, draft_summary
 from rag.thresholds import THRESHOLDS
 from rag.types import Actor, Brief, Chunk, Claim, DocumentInfo
 
@@ -374,7 +374,7 @@ def make_brief(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], gener
                settings: Settings) -> Brief:
     """The structured brief of the selected documents; every claim cited (see the module docstring)."""
     reading = read_documents(documents, chunks, embedder)
-    book = CitationBook(reading)
+    book = ReadingCitations(reading)
     if not reading.units:
         return Brief((), (), (), (), (), reading.coverage)
     drafted, _ = draft_summary(reading, generator, embedder, settings)

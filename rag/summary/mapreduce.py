@@ -29,13 +29,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from rag.answer.citebook import CitationBook
 from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator, Message
 from rag.ingest.sentences import split_sentences
 from rag.summary.extractive import MARKER, Reading, TokenCounter, content_words, flat, read_documents, select, support
 from rag.thresholds import THRESHOLDS
-from rag.types import AnswerSentence, Chunk, Citation, Coverage, DocumentInfo, VerifiedAnswer
+from rag.types import AnswerSentence, Chunk, Coverage, DocumentInfo, VerifiedAnswer
 
 FINAL_NOTES_TOKENS = 480  # most note tokens the final prompt shows the model (SmolLM2 reads ~250/s)
 PROMPT_OVERHEAD_TOKENS = 96
@@ -107,25 +108,18 @@ def plan_notes(reading: Reading, tokens: TokenCounter, window_tokens: int, final
                      tuple(ranked), tuple(levels))
 
 
-class CitationBook:
-    """Numbers citations 1..m in order of first use; one number per distinct quoted span."""
+class ReadingCitations(CitationBook):
+    """The citation book of a Reading: cites its sentence units by index."""
 
     def __init__(self, reading: Reading) -> None:
+        super().__init__()
         self.reading = reading
-        self.citations: list[Citation] = []
-        self._numbers: dict[tuple[str, int, int], int] = {}
 
     def cite(self, i: int) -> int:
         """The citation number of unit i, assigning the next number on first use."""
         u = self.reading.units[i]
-        key = (u.doc_id, u.start, u.end)
-        if key not in self._numbers:
-            info = self.reading.infos[u.doc_id]
-            n = len(self.citations) + 1
-            self._numbers[key] = n
-            self.citations.append(Citation(n, u.doc_id, u.chunk.chunk_id, info.path, info.title, u.chunk.page,
-                                           u.start, u.end, u.text))
-        return self._numbers[key]
+        info = self.reading.infos[u.doc_id]
+        return self.number(u.doc_id, u.chunk.chunk_id, info.path, info.title, u.chunk.page, u.start, u.end, u.text)
 
     def cite_all(self, units: Sequence[int]) -> tuple[int, ...]:
         """Citation numbers of several units, deduplicated, in order."""
@@ -238,7 +232,7 @@ def summarize(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], genera
     if not reading.units:
         return VerifiedAnswer(NO_TEXT, (), (), True), reading.coverage
     drafted, _ = draft_summary(reading, generator, embedder, settings, on_token)
-    book = CitationBook(reading)
+    book = ReadingCitations(reading)
     sentences = tuple(AnswerSentence(d.text, book.cite_all(d.units), d.supported) for d in drafted)
     answer = " ".join(s.text for s in sentences)
     return VerifiedAnswer(answer, sentences, tuple(book.citations), False), reading.coverage

@@ -15,7 +15,7 @@ from rag.ingest.documents import find_date, read_document
 from rag.ingest.sources import doc_id_for, hash_file
 from rag.types import Document
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _read(path: Path) -> Document:

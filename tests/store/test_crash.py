@@ -16,7 +16,7 @@ import pytest
 from rag import Assistant, Settings
 from tests.fakes import HashingEmbedder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 _WORKER = """
 import sys, time

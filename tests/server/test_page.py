@@ -143,7 +143,7 @@ def test_citation_highlight_matches_real_offsets(browser, tmp_path):
     from rag import Assistant, Settings
     from tests.fakes import HashingEmbedder, ScriptedGenerator
 
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     if not any(examples.glob("*.txt")):
         pytest.skip("examples/ has no documents yet")
     reply = "The Coastal Flood-Defence Levy will take effect on 1 January 2027 [1]."

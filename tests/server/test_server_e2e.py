@@ -16,7 +16,7 @@ from rag.server.app import create_app
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 from tests.server_fixtures import parse_sse, running_server
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 QUESTION = "When does the coastal levy take effect?"
 REPLY = "The Coastal Flood-Defence Levy will take effect on 1 January 2027 [1]."
 

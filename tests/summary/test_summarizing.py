@@ -9,7 +9,7 @@ import pytest
 from rag.config import Settings
 from rag.summary.brief import _quantities, find_actors, find_open_questions, find_tensions, make_brief
 from rag.summary.extractive import TokenCounter, _is_eligible, read_documents, support
-from rag.summary.mapreduce import CitationBook, plan_notes, summarize
+from rag.summary.mapreduce import ReadingCitations, plan_notes, summarize
 from rag.types import Chunk, DocumentInfo
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 
@@ -181,7 +181,7 @@ def test_reduce_runs_level_by_level_when_notes_exceed_the_window():
 def test_citations_are_numbered_in_first_use_order_without_duplicates():
     infos, chunks, texts = corpus()
     reading = read_documents(infos, chunks, HashingEmbedder())
-    book = CitationBook(reading)
+    book = ReadingCitations(reading)
     assert book.cite_all([5, 2, 5]) == (1, 2)
     assert book.cite(2) == 2 and book.cite(0) == 3
     assert [c.n for c in book.citations] == [1, 2, 3]
