@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Sequence
 from rag.config import Settings, configure_offline
 from rag.embed.embedder import Embedder, embedder_id, load_embedder
 from rag.errors import ConfigError, IndexMissingError
-from rag.generate.generator import Generator, Message, load_generator
+from rag.generate.generator import Generator, load_generator
 from rag.retrieve.hybrid import Query, search
 from rag.store.indexes import SearchIndexes, load_or_build
 from rag.store.sqlite import Store
 from rag.store.writer import Progress, chunking_signature, ingest
-from rag.types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestReport, TokenCallback
+from rag.types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestReport, Message, TokenCallback
 
 if TYPE_CHECKING:
     from rag.answer.chat import ChatSession

@@ -32,11 +32,11 @@ import numpy as np
 from rag.answer.citebook import CitationBook
 from rag.config import Settings
 from rag.embed.embedder import Embedder
-from rag.generate.generator import Generator, Message
+from rag.generate.generator import Generator
 from rag.ingest.sentences import split_sentences
 from rag.summary.extractive import MARKER, Reading, TokenCounter, content_words, flat, read_documents, select, support
 from rag.thresholds import THRESHOLDS
-from rag.types import AnswerSentence, Chunk, Coverage, DocumentInfo, VerifiedAnswer
+from rag.types import AnswerSentence, Chunk, Coverage, DocumentInfo, Message, VerifiedAnswer
 
 FINAL_NOTES_TOKENS = 480  # most note tokens the final prompt shows the model (SmolLM2 reads ~250/s)
 PROMPT_OVERHEAD_TOKENS = 96
