@@ -9,6 +9,13 @@ more, else refused) and `strict` (no supported model sentence -> refused).
 
     .venv/bin/python bench/bench_qa.py --limit 200
     .venv/bin/python bench/bench_qa.py --gate --limit 2000      # the evidence gate alone, no LLM
+    .venv/bin/python bench/bench_qa.py --split eval --limit 300   # articles the judge never saw
+
+`--split eval` indexes every paragraph of the 12 SQuAD v2 articles the project's judge never saw in
+training (../shared/train/squad-v2-split.json) and samples questions from them (`--split
+calibration`: the 3 training articles held back from its training). The `quote` policy is the
+default pipeline (the judge picks the quoted sentence); `quote, cosine pick` is the untrained pick
+on the same model output. RAG_RERANK=1 reorders the hits by the judge too.
 
 Figures: answered rate, answer holds a gold answer (SQuAD normalisation), citation precision
 (the cited quote / its chunk holds a gold answer), refusal rate on unanswerable and answerable
@@ -32,17 +39,25 @@ from rag.answer import gate, verify
 from rag.answer.evidence import select_evidence
 from rag.answer.prompt import ANSWER_STOP, answer_messages
 from rag.assistant import Assistant
-from rag.config import Settings, eval_data_dir
+from rag.config import Settings, eval_data_dir, packaged_judge_path
 from rag.eval.metrics import contains_gold, mean, percentile
 from rag.eval.run import load_qa_set, write_corpus
 from rag.retrieve.lexical import content_terms, key_terms
 from rag.thresholds import THRESHOLDS
 
+SPLIT_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "train" / "squad-v2-split.json"
+CARD_FILE = packaged_judge_path() / "card.json"
 
-def pick(data: Path, articles: int, limit: int, seed: int):  # noqa: ANN201
+
+def pick(data: Path, articles: int, limit: int, seed: int, split: str | None = None):  # noqa: ANN201
     corpus, questions = load_qa_set(data)
     titles = sorted({r.title for r in corpus})
-    chosen = set(random.Random(seed).sample(titles, min(articles, len(titles))))
+    if split == "calibration":
+        chosen = set(json.loads(CARD_FILE.read_text(encoding="utf-8"))["training"]["calibration_titles"])
+    elif split:
+        chosen = set(json.loads(SPLIT_FILE.read_text(encoding="utf-8"))[f"{split}_titles"])
+    else:
+        chosen = set(random.Random(seed).sample(titles, min(articles, len(titles))))
     docs = [r for r in corpus if r.title in chosen]
     ids = {r.id for r in docs}
     context = {}
@@ -63,12 +78,17 @@ def gate_features(question: str, evidence) -> tuple[bool, float]:  # noqa: ANN00
 
 
 def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN001
-    rows = []
+    rows, judged = [], []
+    judge = assistant.judge
     for q in qs:
-        hits = assistant.search(q.text)
+        hits = assistant.search(q.text, rerank=False)
         evidence = select_evidence(q.text, hits, assistant.embedder, settings)
         missing, best = gate_features(q.text, evidence)
         rows.append((q.unanswerable, missing, best))
+        if judge is not None:
+            hand = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder)
+            top = float(max(judge.score(q.text, [ev.text for ev in evidence]))) if evidence else 0.0
+            judged.append((q.unanswerable, hand, top))
     out = []
     for use_missing in (False, True):
         for threshold in (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
@@ -76,15 +96,31 @@ def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN
             out.append([("key+" if use_missing else "") + f"score<{threshold}",
                         f"{mean(float(not r) for u, r in refused if not u):.3f}",
                         f"{mean(float(r) for u, r in refused if u):.3f}"])
+    if judge is not None:
+        for threshold in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6):
+            refused = [(u, hand or top < threshold) for u, hand, top in judged]
+            out.append([f"current rule + judge<{threshold}",
+                        f"{mean(float(not r) for u, r in refused if not u):.3f}",
+                        f"{mean(float(r) for u, r in refused if u):.3f}"])
+        for threshold in (0.1, 0.2, 0.3, 0.4, 0.5):
+            refused = [(u, top < threshold) for u, _, top in judged]
+            out.append([f"judge<{threshold} alone",
+                        f"{mean(float(not r) for u, r in refused if not u):.3f}",
+                        f"{mean(float(r) for u, r in refused if u):.3f}"])
     print(table(["gate rule", "answered (answerable)", "refused (unanswerable)"], out))
-    print(f"current rule: key+score<{THRESHOLDS.insufficient_score}")
+    print(f"current rule: key+score<{THRESHOLDS.insufficient_score}; judge = its best probability over the evidence")
 
 
 def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:  # noqa: ANN001
     generator = assistant.generator
-    policies = {"quote": {}, "quote if score>=0.8": {"quote_min_score": 0.8},
-                "quote if score>=0.9": {"quote_min_score": 0.9}, "strict": {"quote_when_unsupported": False}}
+    judge = assistant.judge
+    print(f"hits: {'reranked by the judge' if settings.rerank else 'fused'}; judge: {judge.id if judge else 'off'}")
+    policies = {"quote": {"judge": judge}, "quote, cosine pick (untrained)": {},
+                "quote if score>=0.8": {"quote_min_score": 0.8, "judge": judge},
+                "quote if score>=0.9": {"quote_min_score": 0.9, "judge": judge},
+                "strict": {"quote_when_unsupported": False, "judge": judge}}
     per_policy: dict[str, list[dict]] = {name: [] for name in policies}
+    verify_ms: dict[str, list[float]] = {}
     first_s, total_s = [], []
     for i, q in enumerate(qs):
         t0 = time.perf_counter()
@@ -102,7 +138,9 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
             if gated:
                 v = gate.refusal(q.text)
             else:
+                t_verify = time.perf_counter()
                 v = verify.verify_answer(q.text, raw, evidence, assistant.embedder, **policies[policy])
+                verify_ms.setdefault(policy, []).append((time.perf_counter() - t_verify) * 1000)
             chunk_text = {h.chunk_id: h.chunk.text for h in hits}
             per_policy[policy].append({
                 "unanswerable": q.unanswerable, "refused": v.refused, "gated": gated,
@@ -142,6 +180,9 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
           f"unanswerable {mean(float(r['gated']) for r in una):.3f}; "
           f"model text alone holds gold (answerable): {mean(float(r['model_gold']) for r in ans):.3f}; "
           f"answers with a supported model sentence: {mean(float(r['model_supported']) for r in quote):.3f}")
+    print("verify ms per answered question, p50 / p90: " + "; ".join(
+        f"{name} {percentile(ms, 50) or 0:.0f} / {percentile(ms, 90) or 0:.0f}" for name, ms in verify_ms.items()
+        if name in ("quote", "quote, cosine pick (untrained)")))
     print(f"seconds per answer (model called): first token p50 {percentile(first_s, 50) or 0:.2f} "
           f"p90 {percentile(first_s, 90) or 0:.2f}; total (all questions) p50 {percentile(total_s, 50) or 0:.2f} "
           f"p90 {percentile(total_s, 90) or 0:.2f} mean {mean(total_s) or 0:.2f}")
@@ -154,6 +195,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="questions (default 200)")
     parser.add_argument("--articles", type=int, default=6, help="articles whose paragraphs are indexed (default 6)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=("eval", "calibration"), default=None,
+                        help="index every paragraph of the split file's eval articles (never trained on), or of "
+                        "the training articles held back from the judge's training for calibration")
     parser.add_argument("--gate", action="store_true", help="evaluate the evidence gate only (no LLM)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the index here (reused when it exists)")
     parser.add_argument("--verbose", action="store_true", help="print each question and answer on stderr")
@@ -163,7 +207,7 @@ def main() -> None:
         data = data / "squad-v2"
     if not (data / "questions.jsonl").is_file():
         sys.exit(f"no SQuAD v2 data at {data} (set RAG_EVAL_DATA or --data)")
-    docs, qs = pick(data, args.articles, args.limit, args.seed)
+    docs, qs = pick(data, args.articles, args.limit, args.seed, args.split)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-qa-"))
     settings = Settings.from_env(index_dir=root / "index")
     try:
@@ -180,7 +224,8 @@ def _run(assistant: Assistant, args: argparse.Namespace, data: Path, docs, qs, s
     write_corpus(root / "docs", [(r.id, r.title, r.text) for r in docs])
     report = assistant.ingest([root / "docs"])
     unanswerable = sum(q.unanswerable for q in qs)
-    print(f"SQuAD v2 {data}: {len(docs)} paragraphs of {args.articles} articles indexed "
+    articles = len({r.title for r in docs})
+    print(f"SQuAD v2 {data}: {len(docs)} paragraphs of {articles} {args.split or 'sampled'} articles indexed "
           f"({report.chunks} chunks, {time.perf_counter() - t0:.0f} s); {len(qs)} questions "
           f"({unanswerable} unanswerable), seed {args.seed}; {machine_note()}")
     if args.gate:

@@ -1,7 +1,9 @@
 """SciFact retrieval figures: ingest speed (first run and unchanged re-run, cold processes), warm
-search latency, nDCG@10 of dense / BM25 / hybrid, a sweep of the fusion settings, `rag --help` time.
+search latency, nDCG@10 of dense / BM25 / hybrid and of hybrid reranked by the project's judge at
+several depths, a sweep of the fusion settings, `rag --help` time.
 
     .venv/bin/python bench/bench_retrieval.py --backend openvino
+    .venv/bin/python bench/bench_retrieval.py --backend cli --no-sweep --depths 20,30,50
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def main() -> None:
                     help="embedding backend of the ingest and of the queries (cli: `rag ingest` as configured)")
     ap.add_argument("--workdir", help="keep the files and index here (default: a temporary folder)")
     ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--depths", default="30", help="rerank depths to measure, comma-separated ('' for none)")
     args = ap.parse_args()
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     try:
@@ -92,21 +95,30 @@ def main() -> None:
         embedder = None if args.backend == "cli" else make_embedder(args.backend, settings)
         _, questions = load_qa_set(scifact_dir())
         with Assistant(settings, embedder=embedder) as assistant:
-            assistant.search("warm up", k=5)
+            assistant.search("warm up", k=5, rerank=False)
             ids, _ = assistant._open().vectors()
             rows_by_id = assistant._open().chunks_by_rowid(ids.tolist())
             docs_of = {r: mapping[rows_by_id[r][1]] for r in rows_by_id}
             quality, latency = [], {}
-            for mode in ("dense", "bm25", "hybrid"):
+            depths = [int(d) for d in args.depths.split(",") if d.strip()]
+            runs = [(mode, mode, False, settings.rerank_depth) for mode in ("dense", "bm25", "hybrid")]
+            runs += [(f"hybrid + judge (depth {d})", "hybrid", True, d) for d in depths]
+            for label, mode, rerank, depth in runs:
+                assistant.settings = settings.with_(rerank_depth=depth)
                 scores, times = [], []
                 for q in questions:
                     t0 = time.perf_counter()
-                    assistant.search(q.text, k=5, mode=mode)
-                    times.append((time.perf_counter() - t0) * 1000)
-                    hits = assistant.search(q.text, k=TOP_K, mode=mode)
+                    if not rerank:  # a judged search costs the same for any k <= depth: time it once
+                        assistant.search(q.text, k=5, mode=mode, rerank=rerank)
+                        times.append((time.perf_counter() - t0) * 1000)
+                        t0 = time.perf_counter()
+                    hits = assistant.search(q.text, k=TOP_K, mode=mode, rerank=rerank)
+                    if rerank:
+                        times.append((time.perf_counter() - t0) * 1000)
                     scores.append(ndcg_at_k(doc_ranking(mapping[h.path] for h in hits), q.relevant, 10))
-                quality.append([mode, round(mean(scores) or 0.0, 4)])
-                latency[mode] = times
+                quality.append([label, round(mean(scores) or 0.0, 4)])
+                latency[label] = times
+            assistant.settings = settings
             sweep_rows = [] if args.no_sweep else sweep(assistant, questions, docs_of)
 
         print(f"SciFact: {first['documents']} abstracts, {first['chunks']} chunks; backend {args.backend}; "

@@ -27,7 +27,11 @@ class ChatAPI(Protocol):
 
 @runtime_checkable
 class AssistantAPI(Protocol):
-    """The operations `rag` and the server call; `rag.assistant.Assistant` is the real one."""
+    """The operations `rag` and the server call; `rag.assistant.Assistant` is the real one.
+
+    Calls may come from several threads at once: `ask`, `summarize`, `brief` and chat turns
+    serialise their generation on rag.generate.generator.MODEL_LOCK (the server's queue relies on it).
+    """
 
     settings: Settings
 

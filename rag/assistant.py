@@ -5,14 +5,20 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from rag.config import Settings, configure_offline
 from rag.embed.embedder import Embedder, embedder_id, load_embedder
 from rag.errors import ConfigError, IndexMissingError
-from rag.generate.generator import Generator, load_generator
+from rag.generate.generator import MODEL_LOCK, Generator, load_generator
+from rag.ingest.readers.common import parse_date
+from rag.retrieve.dates import date_hint
 from rag.retrieve.hybrid import Query, search
+from rag.retrieve.judge import Judge
+from rag.retrieve.rerank import load_judge
+from rag.retrieve.rerank import rerank as rerank_hits
 from rag.store.indexes import SearchIndexes, load_or_build
 from rag.store.sqlite import Store
 from rag.store.writer import Progress, chunking_signature, ingest
@@ -31,16 +37,17 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
-                 generator: Generator | None = None) -> None:
+                 generator: Generator | None = None, judge: Judge | None = None) -> None:
         configure_offline()
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._generator = generator
+        self._judge = judge
         self._store: Store | None = None
         self._indexes: SearchIndexes | None = None
         self._state_lock = threading.RLock()
         self._write_lock = threading.Lock()
-        self.generation_lock = threading.Lock()
+        self.generation_lock = MODEL_LOCK
 
     # -- models ---------------------------------------------------------------------------------
     @property
@@ -60,10 +67,22 @@ class Assistant:
             self._generator = load_generator(self.settings)
         return self._generator
 
+    @property
+    def judge(self) -> Judge | None:
+        """The judge (quote pick, answerability, optional reranking), or None when switched off."""
+        return self._load_judge() if self.settings.judge_enabled else None
+
+    def _load_judge(self) -> Judge:
+        if self._judge is None:
+            self._judge = load_judge(self.settings)
+        return self._judge
+
     def model_info(self) -> dict[str, str]:
         """The models an answer was produced with (loads the generator)."""
         info = {"llm": self.generator.info.get("llm", "unknown"), "embedder": self.embedder_id}
         info.update({f"llm_{k}": v for k, v in self.generator.info.items() if k != "llm"})
+        if self.judge is not None:
+            info["judge"] = self.judge.id
         return info
 
     # -- index ----------------------------------------------------------------------------------
@@ -144,21 +163,44 @@ class Assistant:
         return [doc_id]
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
-               doc_ids: Sequence[str] = (), since: str | None = None, until: str | None = None) -> list[Hit]:
-        """Hybrid (or dense/BM25) search, best first."""
+               doc_ids: Sequence[str] = (), since: str | None = None, until: str | None = None,
+               rerank: bool | None = None, as_of: str | None = None) -> list[Hit]:
+        """Hybrid (or dense/BM25) search, best first; the top Settings.rerank_depth fused hits are
+        reordered by the judge unless `rerank` (default Settings.rerank) is off. Dates the query
+        names ("in March 2025", "last week", "latest") boost matching documents, relative to
+        `as_of` (the question's own ISO date; default today) unless since/until are given."""
         store = self._open()
         resolved = tuple(store.resolve_doc(d) for d in doc_ids)
-        q = Query(text=query, k=k or self.settings.k, mode=mode or self.settings.search_mode, doc_ids=resolved,
-                  since=since, until=until, dense_weight=self.settings.dense_weight)
-        return search(store, self._search_indexes(), self.embedder, q)
+        k = k or self.settings.k
+        judge = self._load_judge() if (self.settings.rerank if rerank is None else rerank) else None
+        depth = self.settings.rerank_depth
+        hint = None if since or until else date_hint(query, self._as_of(as_of))
+        q = Query(text=query, k=max(k, depth) if judge else k, mode=mode or self.settings.search_mode,
+                  doc_ids=resolved, since=since, until=until, dense_weight=self.settings.dense_weight, dates=hint)
+        hits = search(store, self._search_indexes(), self.embedder, q)
+        if judge is not None:
+            hits = rerank_hits(query, hits, judge, depth)
+        return hits[:k]
+
+    @staticmethod
+    def _as_of(value: str | None) -> date:
+        if not value:
+            return date.today()
+        day = parse_date(value)
+        if day is None:
+            raise ConfigError(f"as_of: {value!r} is not a date (use YYYY-MM-DD)")
+        return date.fromisoformat(day)
 
     # -- answers --------------------------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, doc_ids: Sequence[str] = (),
-            history: Sequence[Message] = (), on_token: TokenCallback | None = None) -> Answer:
-        """Answer from the indexed documents with verified citations, or refuse."""
+            history: Sequence[Message] = (), on_token: TokenCallback | None = None,
+            as_of: str | None = None) -> Answer:
+        """Answer from the indexed documents with verified citations, or refuse; `as_of` is the
+        date the question was asked (its "this week" or "latest"), default today."""
         from rag.answer.ask import answer_question
 
-        return answer_question(self, question, k=k, doc_ids=doc_ids, history=history, on_token=on_token)
+        return answer_question(self, question, k=k, doc_ids=doc_ids, history=history, on_token=on_token,
+                               as_of=as_of)
 
     def chat(self) -> "ChatSession":
         """A conversation whose follow-up questions are rewritten to stand alone."""

@@ -93,6 +93,16 @@ class DocumentInfo:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another document holding a near-copy of a hit's chunk (a syndicated or re-published article)."""
+
+    doc_id: str
+    path: str
+    title: str
+    date: str | None = None
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved chunk with its document's metadata and the fused score."""
 
@@ -104,6 +114,10 @@ class Hit:
     date: str | None = None
     dense_score: float | None = None
     bm25_score: float | None = None
+    judge_score: float | None = None
+    """P(this chunk answers the query) from the reranking judge, when it read the hit."""
+    copies: tuple[Copy, ...] = ()
+    """Other documents whose chunk was a near-copy of this one and was folded into it."""
 
     @property
     def doc_id(self) -> str:

@@ -55,3 +55,18 @@ class ScriptedGenerator:
         reply = self.replies[min(len(self.calls) - 1, len(self.replies) - 1)]
         for piece in re.findall(r"\S+\s*|\s+", reply):
             yield piece
+
+
+class KeywordJudge:
+    """A judge that scores a passage by the share of the question's longer words it contains."""
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.id = "fake:keyword-judge"
+        self.threshold = threshold
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        self.calls.append((question, list(passages)))
+        wanted = {w for w in _WORD.findall(question.lower()) if len(w) > 3}
+        return np.array([len(wanted & set(_WORD.findall(p.lower()))) / max(1, len(wanted)) for p in passages],
+                        dtype=np.float32)

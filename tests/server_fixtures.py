@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from rag.config import Settings
 from rag.errors import GenerationError, NotFoundError
+from rag.generate.generator import MODEL_LOCK
 from rag.types import (
     Actor,
     Answer,
@@ -140,23 +141,24 @@ class FakeAssistant:
         for d in doc_ids:
             self.document(d)
         self.histories.append([dict(m) for m in history])
-        self.entered += 1
-        try:
-            if self.block is not None:
-                self.block.wait(30)
-            for piece in TOKENS:
-                if self.token_delay:
-                    time.sleep(self.token_delay)
-                if on_token is not None:
-                    on_token(piece)
-            if self.fail_after_tokens:
-                raise GenerationError("the model stopped: out of memory")
-            answer = self._answer(question)
-        except BaseException as exc:
-            self.finished.append(type(exc).__name__)
-            raise
-        self.finished.append("answer")
-        return answer
+        with MODEL_LOCK:  # as the real Assistant: one generation at a time, the others wait here
+            self.entered += 1
+            try:
+                if self.block is not None:
+                    self.block.wait(30)
+                for piece in TOKENS:
+                    if self.token_delay:
+                        time.sleep(self.token_delay)
+                    if on_token is not None:
+                        on_token(piece)
+                if self.fail_after_tokens:
+                    raise GenerationError("the model stopped: out of memory")
+                answer = self._answer(question)
+            except BaseException as exc:
+                self.finished.append(type(exc).__name__)
+                raise
+            self.finished.append("answer")
+            return answer
 
     def _answer(self, question: str, coverage: Coverage | None = None) -> Answer:
         sentences = (AnswerSentence(SUPPORTED, (1,), True), AnswerSentence(UNSUPPORTED, (), False))

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 STAGES: list[tuple[str, ...]] = [
     ("rag.types", "rag.errors", "rag.thresholds"),
     ("rag.config",),
+    ("rag.models",),
     ("rag.ingest",),
     ("rag.embed",),
     ("rag.store",),
@@ -26,6 +27,7 @@ STAGES: list[tuple[str, ...]] = [
     ("rag.summary",),
     ("rag.assistant", "rag.api", "rag.serialize", "rag"),
     ("rag.eval",),
+    ("rag.training",),
     ("rag.cli", "rag.server", "rag.__main__"),
 ]
 MAX_LINES = 400

@@ -1,5 +1,6 @@
-"""A question's path, top to bottom: retrieve -> select evidence -> gate -> prompt -> generate ->
-verify -> Answer. The caller (Assistant) passes a `StageContext`; this module never sees it whole."""
+"""A question's path, top to bottom: retrieve (fused; reranked by the judge when Settings.rerank)
+-> select evidence -> gate (refuse early) -> prompt -> generate -> verify (the judge picks the quoted
+sentence) -> Answer. The caller (Assistant) passes a `StageContext`; this module never sees it whole."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from rag.types import Answer, Hit, Message, TokenCallback, VerifiedAnswer
 
 def answer_question(ctx: StageContext, question: str, *, k: int | None = None, doc_ids: Sequence[str] = (),
                     history: Sequence[Message] = (), on_token: TokenCallback | None = None,
-                    retrieval_query: str | None = None) -> Answer:
-    """Answer `question` from the index; `retrieval_query` (a rewritten follow-up) drives the search."""
+                    retrieval_query: str | None = None, as_of: str | None = None) -> Answer:
+    """Answer `question` from the index; `retrieval_query` (a rewritten follow-up) drives the search,
+    `as_of` (the question's date) anchors the dates it names."""
     settings = ctx.settings
     query = retrieval_query or question
     t0 = time.perf_counter()
-    hits = ctx.search(query, k=k, doc_ids=doc_ids)
+    hits = ctx.search(query, k=k, doc_ids=doc_ids, as_of=as_of)
     retrieve_ms = (time.perf_counter() - t0) * 1000
     embedder = ctx.embedder
     evidence = select_evidence(query, hits, embedder, settings) if hits else []
+    judge = ctx.judge
     first_token_ms: float | None = None
     if not evidence or evidence_is_insufficient(query, evidence, embedder):
         verified = refusal(question)
@@ -40,7 +43,7 @@ def answer_question(ctx: StageContext, question: str, *, k: int | None = None, d
                 pieces.append(piece)
                 if on_token is not None:
                     on_token(piece)
-        verified = verify_answer(question, "".join(pieces), evidence, embedder)
+        verified = verify_answer(question, "".join(pieces), evidence, embedder, judge=judge)
     return build_answer(question, verified, hits, model=ctx.model_info(), index=index_info(ctx),
                         retrieve_ms=retrieve_ms, first_token_ms=first_token_ms, t0=t0)
 

@@ -6,13 +6,14 @@ only `rag.assistant` knows the order of the stages.
 
 from __future__ import annotations
 
-import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
 from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator
+from rag.retrieve.judge import Judge
 from rag.types import Hit
 
 
@@ -20,7 +21,7 @@ class StageContext(Protocol):
     """The models, settings, search and model lock that answer and summary stages use."""
 
     settings: Settings
-    generation_lock: threading.Lock
+    generation_lock: AbstractContextManager[Any]  # rag.generate.generator.MODEL_LOCK
 
     @property
     def index_dir(self) -> Path: ...
@@ -31,8 +32,12 @@ class StageContext(Protocol):
     @property
     def generator(self) -> Generator: ...
 
+    @property
+    def judge(self) -> Judge | None: ...
+
     def search(self, query: str, k: int | None = None, mode: str | None = None, doc_ids: Sequence[str] = (),
-               since: str | None = None, until: str | None = None) -> list[Hit]: ...
+               since: str | None = None, until: str | None = None, rerank: bool | None = None,
+               as_of: str | None = None) -> list[Hit]: ...
 
     def model_info(self) -> Mapping[str, Any]: ...
 

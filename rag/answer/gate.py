@@ -11,7 +11,7 @@ from rag.answer.wording import indirect_question
 from rag.embed.embedder import Embedder
 from rag.retrieve.lexical import content_terms, key_terms
 from rag.thresholds import THRESHOLDS
-from rag.types import Evidence, VerifiedAnswer
+from rag.types import Evidence, Hit, VerifiedAnswer
 
 
 def evidence_is_insufficient(question: str, evidence: Sequence[Evidence], embedder: Embedder) -> bool:
@@ -26,17 +26,21 @@ def evidence_is_insufficient(question: str, evidence: Sequence[Evidence], embedd
     if not evidence:
         return True
     texts = [ev.text for ev in evidence]
-    if THRESHOLDS.refuse_on_missing_key:
-        found: set[str] = set()
-        for hit in {ev.hit.chunk_id: ev.hit for ev in evidence}.values():
-            found |= content_terms(hit.chunk.text) | content_terms(hit.title or "")
-        if key_terms(question) - found:
-            return True
+    if THRESHOLDS.refuse_on_missing_key and key_terms(question) - hit_terms([ev.hit for ev in evidence]):
+        return True
     if all(ev.score > 0.0 for ev in evidence):
         best = max(ev.score for ev in evidence)
     else:
         best = float(np.max(sentence_scores(question, texts, embedder)))
     return best < THRESHOLDS.insufficient_score
+
+
+def hit_terms(hits: Sequence[Hit]) -> set[str]:
+    """Content terms of the hits' chunks and titles (each chunk read once)."""
+    found: set[str] = set()
+    for hit in {h.chunk_id: h for h in hits}.values():
+        found |= content_terms(hit.chunk.text) | content_terms(hit.title or "")
+    return found
 
 
 def refusal(question: str) -> VerifiedAnswer:

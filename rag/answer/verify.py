@@ -1,16 +1,11 @@
 """Answer text + evidence -> sentences with citations the system verified (quote + offsets).
 
-Support rule (one answer sentence S against one candidate span P, P being a sentence of an
-evidence span or the whole evidence span):
-  1. every key term of S (numbers, names: see rag.retrieve.lexical.key_terms) occurs in the evidence span
-     holding P or in its document title;
-  2. S and P agree on negation (both or neither hold not/no/never/n't);
-  3. P is not an instruction aimed at the model (rag.answer.sanitize.looks_like_injection);
-  4. lexical support: the share of S's content terms found in P (plus the title) is at least
-     lex_strong, or at least lex_support with cosine(S, P) >= sim_support and at most one content
-     term of S in uncovered_per (at least one) missing from P (fields of rag.thresholds.THRESHOLDS).
-If no single span passes, two spans from different sources may support S together when every
-content term of S occurs in one of them and each brings at least two terms of its own.
+Each answer sentence is checked against every candidate span (a sentence of an evidence span, or
+the whole evidence span) with the one support rule of rag.answer.support (key terms, figures,
+negation, lexical cover and cosine), spans that read as instructions to the model excepted
+(rag.answer.sanitize.looks_like_injection).
+If no single span passes, two spans from different sources may support a sentence together when
+every content term of it occurs in one of them and each brings at least two terms of its own.
 Among passing spans the one covering most of S wins, then the most similar (the model's [n]
 markers add hint_bonus here: they are only a hint), then the shortest; the cited span is always
 the one the system found. A sentence that passes nothing is kept with supported=False
@@ -31,9 +26,11 @@ from rag.answer.evidence import sentence_scores
 from rag.answer.gate import refusal
 from rag.answer.prompt import NOT_FOUND
 from rag.answer.sanitize import looks_like_injection
+from rag.answer.support import Claim, Source, cover, supports
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences
-from rag.retrieve.lexical import content_terms, key_terms, overlap
+from rag.retrieve.judge import Judge
+from rag.retrieve.lexical import content_terms, overlap
 from rag.thresholds import THRESHOLDS
 from rag.types import AnswerSentence, Evidence, VerifiedAnswer
 
@@ -44,8 +41,11 @@ class _Span:
     start: int  # absolute offsets into Document.text
     end: int
     text: str
-    terms: frozenset[str]
-    context: frozenset[str]  # terms of the whole evidence span and its title
+    source: Source  # the span's terms, the evidence span's and title's terms around it
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return self.source.terms
 
 
 _MARKERS = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
@@ -62,7 +62,6 @@ _REFUSAL_PHRASE = re.compile(
     r"(?:know|find|answer)|no\s+information\s+(?:about|on|is)|not\s+mentioned\s+in)\b",
     re.I,
 )
-_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot)\b|n't\b", re.I)
 _SPECIAL = re.compile(r"<\|[^<>|]{0,40}\|>|</?s>")
 _ECHO = re.compile(r"<\s*/?\s*sources\s*>|^\s*question\s*:.*$", re.I | re.M)
 
@@ -129,7 +128,6 @@ def _is_loop(norm: str) -> bool:
 def _spans(evidence: Sequence[Evidence]) -> list[_Span]:
     out: list[_Span] = []
     for ev in evidence:
-        context = frozenset(content_terms(ev.text) | content_terms(ev.hit.title or ""))
         pieces = split_sentences(ev.text)
         if len(pieces) != 1:
             pieces = pieces + [(0, len(ev.text))]
@@ -137,7 +135,7 @@ def _spans(evidence: Sequence[Evidence]) -> list[_Span]:
             a2, b2 = _trim(ev.text, a, b)
             if b2 > a2 and not looks_like_injection(ev.text[a2:b2]):
                 t = ev.text[a2:b2]
-                out.append(_Span(ev, ev.start + a2, ev.start + b2, t, frozenset(content_terms(t)), context))
+                out.append(_Span(ev, ev.start + a2, ev.start + b2, t, Source.of(t, ev.text, ev.hit.title or "")))
     return out
 
 
@@ -149,41 +147,28 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _negated(text: str) -> bool:
-    return bool(_NEGATION.search(text))
-
-
-def _support(
-    sentence: str, hints: tuple[int, ...], spans: list[_Span], sims: np.ndarray, title_terms: list[frozenset[str]]
-) -> list[_Span]:
-    """The span(s) supporting `sentence` under the module's rule, or [] when none does."""
-    terms, keys, negated = content_terms(sentence), key_terms(sentence), _negated(sentence)
-    if not terms:
+def _support(sentence: str, hints: tuple[int, ...], spans: list[_Span], sims: np.ndarray) -> list[_Span]:
+    """The span(s) supporting `sentence` under rag.answer.support's rule, or [] when none does."""
+    claim = Claim.of(sentence)
+    if not claim.terms:
         return []
     scored = []
     for i, span in enumerate(spans):
-        lex = overlap(terms, span.terms | title_terms[i])
-        ok_keys = keys <= span.context
-        ok_neg = _negated(span.text) == negated
-        uncovered = len(terms - span.terms - title_terms[i])
-        passes = ok_keys and ok_neg and (
-            lex >= THRESHOLDS.lex_strong
-            or (lex >= THRESHOLDS.lex_support and sims[i] >= THRESHOLDS.sim_support
-                and uncovered <= max(1, len(terms) // THRESHOLDS.uncovered_per))
-        )
+        passes = supports(claim, span.source, float(sims[i]))
         bonus = THRESHOLDS.hint_bonus if span.ev.n in hints else 0.0
-        scored.append((passes, round(lex, 2), float(sims[i]) + bonus, -len(span.text), i))
+        scored.append((passes, round(cover(claim, span.source), 2), float(sims[i]) + bonus, -len(span.text), i))
     scored.sort(reverse=True)
     if scored[0][0]:
         return [spans[scored[0][-1]]]
+    terms, keys = set(claim.terms), claim.keys
     for *_, i in scored[:4]:
         for *_, j in scored[:6]:
-            a, b = spans[i], spans[j]
-            if a.ev.n == b.ev.n or not (keys <= (a.context | b.context)):
+            a, b = spans[i].source, spans[j].source
+            if spans[i].ev.n == spans[j].ev.n or not (keys <= (a.context | b.context)):
                 continue
-            both = a.terms | b.terms | title_terms[i] | title_terms[j]
+            both = a.terms | b.terms | a.title | b.title
             if terms <= both and len(terms & a.terms - b.terms) >= 2 and len(terms & b.terms - a.terms) >= 2:
-                return [a, b]
+                return [spans[i], spans[j]]
     return []
 
 
@@ -194,6 +179,7 @@ def verify_answer(
     embedder: Embedder,
     quote_when_unsupported: bool = THRESHOLDS.quote_when_unsupported,
     quote_min_score: float = THRESHOLDS.quote_min_score,
+    judge: Judge | None = None,
 ) -> VerifiedAnswer:
     """Split, attribute and check every sentence of the model's answer against the evidence.
 
@@ -203,7 +189,9 @@ def verify_answer(
     Otherwise the answer is the model's sentences (supported ones end with their [n],
     unsupported ones have none and are flagged supported=False), followed, when the supported
     text is thin or missing, by the best evidence quoted verbatim with its citation:
-    'According to <title> (<date>): "<quote>" [n]'.
+    'According to <title> (<date>): "<quote>" [n]': with a `judge`, the evidence sentence it scores
+    best for the question; without one, the best sentence of the first evidence span by cosine and
+    question-term overlap.
     """
     if not evidence:
         return refusal(question)
@@ -211,7 +199,6 @@ def verify_answer(
     not_found = is_not_found(raw_answer)
     parsed = [(s, h) for s, h in parsed if not is_not_found(s)]
     spans = _spans(evidence)
-    titles = [frozenset(content_terms(s.ev.hit.title or "")) for s in spans]
     sims = np.zeros((len(parsed), len(spans)), dtype=np.float32)
     if parsed:
         span_vecs = np.asarray(embedder.embed([s.text for s in spans]), dtype=np.float32)
@@ -222,7 +209,7 @@ def verify_answer(
     supported_terms: set[str] = set()
     first_support: _Span | None = None
     for k, (text, hints) in enumerate(parsed):
-        found = _support(text, hints, spans, sims[k], titles)
+        found = _support(text, hints, spans, sims[k])
         if found:
             first_support = first_support or found[0]
             supported_terms |= content_terms(text)
@@ -232,7 +219,7 @@ def verify_answer(
     ):
         return refusal(question)
     if len(supported_terms) < THRESHOLDS.thin_terms or any(not s.supported for s in sentences):
-        quote_span = first_support or _best_for_question(question, evidence, embedder)
+        quote_span = first_support or _best_for_question(question, evidence, embedder, judge)
         if quote_span and (not first_support or overlap(quote_span.terms, supported_terms) < THRESHOLDS.lex_strong):
             sentences.append(AnswerSentence(_quote_sentence(quote_span), (_cite(book, quote_span),), True))
     if not any(s.supported for s in sentences):
@@ -241,13 +228,18 @@ def verify_answer(
     return VerifiedAnswer(answer, tuple(sentences), tuple(book.citations), False)
 
 
-def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Embedder) -> _Span | None:
-    """The sentence of the best evidence span that best matches the question (None if none is usable)."""
-    ev = evidence[0]
-    spans = [s for s in _spans([ev]) if s.end - s.start < len(ev.text.strip())] or _spans([ev])
+def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Embedder,
+                       judge: Judge | None = None) -> _Span | None:
+    """The evidence sentence that best answers the question (None if none is usable)."""
+    pool = evidence if judge is not None else evidence[:1]
+    spans = [s for ev in pool for s in _spans([ev]) if s.end - s.start < len(ev.text.strip())]
+    spans = spans or [s for ev in pool for s in _spans([ev])]
     if not spans:
         return None
-    scores = sentence_scores(question, [s.text for s in spans], embedder)
+    if judge is not None:
+        scores = judge.score(question, [s.text for s in spans])
+    else:
+        scores = sentence_scores(question, [s.text for s in spans], embedder)
     return spans[int(np.argmax(scores))]
 
 

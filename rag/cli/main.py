@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=200, help="retrieval: chunks retrieved per query (default 200)")
     p.add_argument("--max-docs", type=int, default=None, metavar="N",
                    help="cap the corpus at N documents (the evidence of the chosen questions always kept)")
+    p.add_argument("--month", metavar="YYYY-MM", help="qa: only the questions dated in this month")
     p.add_argument("--workdir", metavar="DIR", help="build and keep the evaluation index here (default: a "
                    "temporary folder); never your --index")
 
@@ -251,10 +252,11 @@ def cmd_serve(assistant: AssistantAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(assistant: AssistantAPI, args: argparse.Namespace) -> int:
-    from rag.eval.run import render, run_eval
+    from rag.eval.render import render
+    from rag.eval.run import run_eval
 
     result = run_eval(args.task, args.data, assistant.settings, limit=args.limit, seed=args.seed, k=args.k,
-                      max_docs=args.max_docs, workdir=args.workdir, progress=True)
+                      max_docs=args.max_docs, workdir=args.workdir, month=args.month, progress=True)
     _emit(result) if args.json else print(render(result))
     return EXIT_OK
 

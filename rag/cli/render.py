@@ -64,6 +64,9 @@ def render_hits(query: str | None, hits: Sequence[Hit]) -> None:
         print(f"   {h.path}")
         snippet = " ".join(h.chunk.text.split())
         print(textwrap.indent(textwrap.fill(snippet[:400] + ("..." if len(snippet) > 400 else ""), WIDTH - 3), "   "))
+        if h.copies:
+            also = "; ".join(f"{c.title} ({c.path})" for c in h.copies)
+            print(textwrap.indent(textwrap.fill(f"also in {len(h.copies)} near-copies: {also}", WIDTH - 3), "   "))
 
 
 class TokenPrinter:

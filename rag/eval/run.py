@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -48,6 +49,7 @@ class Question:
     answers: tuple[str, ...]
     relevant: dict[str, float]
     unanswerable: bool
+    date: str | None = None  # the question's own date (dated news quizzes), YYYY-MM-DD
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def load_qa_set(folder: Path) -> tuple[list[Record], list[Question]]:
             questions.append(Question(
                 id=str(_field(r, "id", folder / "questions.jsonl")), text=str(_field(r, "question", folder)),
                 answers=answers, relevant={str(d): 1.0 for d in r.get("evidence_doc_ids") or ()},
-                unanswerable=bool(r.get("is_impossible", not answers))))
+                unanswerable=bool(r.get("is_impossible", not answers)),
+                date=str(r["question_date"]).replace("/", "-")[:10] if r.get("question_date") else None))
         return corpus, questions
     qrels = folder / "qrels" / "test.tsv"
     if (folder / "corpus.jsonl").is_file() and (folder / "queries.jsonl").is_file() and qrels.is_file():
@@ -120,6 +123,15 @@ def load_summary_set(folder: Path) -> list[SummaryItem]:
         items.append(SummaryItem(str(_field(r, "id", path)), tuple(str(d) for d in docs if str(d).strip()),
                                  str(_field(r, "summary", path))))
     return items
+
+
+def in_month(questions: Sequence[Question], month: str | None) -> list[Question]:
+    """The questions dated in `month` (YYYY-MM), all of them when no month is given."""
+    if month is None:
+        return list(questions)
+    if not re.fullmatch(r"\d{4}-\d{2}", month):
+        raise ConfigError(f"--month must be YYYY-MM, not {month!r}")
+    return [q for q in questions if q.date and q.date.startswith(month)]
 
 
 def sample(items: Sequence[Any], limit: int | None, seed: int = DEFAULT_SEED) -> list[Any]:
@@ -249,10 +261,11 @@ def _doc_of_chunk(chunk_id: str) -> str:
 
 def eval_qa(data: Path, settings: Settings, *, limit: int | None = None, seed: int = DEFAULT_SEED,
             max_docs: int | None = None, workdir: Path | None = None, progress: bool = True,
-            **models: Any) -> dict[str, Any]:
-    """Answer rates, gold-answer containment, citation validity/precision, refusals and latency."""
+            month: str | None = None, **models: Any) -> dict[str, Any]:
+    """Answer rates, gold-answer containment, citation validity/precision, refusals and latency;
+    dated questions are asked as of their own date (relative dates in them are read from there)."""
     corpus, questions = load_qa_set(data)
-    questions = sample(questions, limit, seed)
+    questions = sample(in_month(questions, month), limit, seed)
     if not questions:
         raise ConfigError(f"{data}: no questions")
     corpus = _corpus_for(corpus, questions, max_docs)
@@ -265,7 +278,7 @@ def eval_qa(data: Path, settings: Settings, *, limit: int | None = None, seed: i
         texts: dict[str, str] = {}
         bar = _bar(len(questions), "ask", progress)
         for q in questions:
-            answer = ws.assistant.ask(q.text)
+            answer = ws.assistant.ask(q.text, as_of=q.date)
             valid, holds_gold = [], []
             for c in answer.citations:
                 if c.doc_id not in texts:
@@ -294,8 +307,8 @@ def eval_qa(data: Path, settings: Settings, *, limit: int | None = None, seed: i
     }
     first = [r[1].timings["first_token_ms"] for r in rows if r[1].timings.get("first_token_ms") is not None]
     return {"task": "qa", "data": str(data), "questions": len(rows), "answerable": len(ans),
-            "unanswerable": len(unans), "corpus_docs": len(corpus), "sample": _sample_note(limit, seed),
-            "ingest": ws.ingest, "metrics": {k: _round(v) for k, v in metrics.items()},
+            "unanswerable": len(unans), "corpus_docs": len(corpus), "month": month,
+            "sample": _sample_note(limit, seed), "ingest": ws.ingest, "metrics": {k: _round(v) for k, v in metrics.items()},
             "latency_ms": {"first_token": _ms(first), "total": _ms([r[1].timings["total_ms"] for r in rows])}}
 
 
@@ -351,43 +364,6 @@ def run_eval(task: str, data: Path, settings: Settings, **options: Any) -> dict[
         options.pop("k", None)
     if task == "summary":
         options.pop("max_docs", None)
+    if task != "qa" and options.pop("month", None):
+        raise ConfigError("--month applies to `rag eval qa` only")
     return runner(Path(data), settings, **options)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def render(result: dict[str, Any]) -> str:
-    """A small plain-text table of an evaluation result."""
-    ing = result.get("ingest", {})
-    lines = [f"{result['task']} on {result['data']} ({result['sample']}); index: {ing.get('documents')} documents, "
-             f"{ing.get('chunks')} chunks, ingested in {_fmt(ing.get('seconds'))} s"]
-    if result["task"] == "retrieval":
-        names = ["ndcg@10", "recall@5", "recall@100", "mrr@10"]
-        lines.append(f"{result['questions']} queries, document-level; recall@100 from k={result['k']} chunks, "
-                     f"the rest and the latency from k={TOP_K}")
-        lines.append(f"{'mode':<8}" + "".join(f"{n:>12}" for n in names) + f"{'p50 ms':>10}{'p95 ms':>10}")
-        for mode, row in result["modes"].items():
-            lat = row["latency_ms"]
-            lines.append(f"{mode:<8}" + "".join(f"{_fmt(row[n]):>12}" for n in names)
-                         + f"{_fmt(lat['p50']):>10}{_fmt(lat['p95']):>10}")
-    elif result["task"] == "qa":
-        lines.append(f"{result['questions']} questions ({result['answerable']} answerable, "
-                     f"{result['unanswerable']} unanswerable)")
-        lines += [f"  {name:<30}{_fmt(value):>8}" for name, value in result["metrics"].items()]
-        for name, lat in result["latency_ms"].items():
-            lines.append(f"  {name + ' ms (p50 / p95)':<30}{_fmt(lat['p50']):>8} / {_fmt(lat['p95'])}")
-    else:
-        lines.append(f"{result['items']} items, {result['documents']} documents")
-        lines.append(f"{'':<10}{'ROUGE-1':>10}{'ROUGE-2':>10}{'ROUGE-L':>10}{'ROUGE-Lsum':>12}")
-        for label in ("system", "lead3"):
-            row = result[label]
-            lines.append(f"{label:<10}" + "".join(f"{_fmt(row.get(n)):>10}" for n in ("rouge1", "rouge2", "rougeL"))
-                         + f"{_fmt(row.get('rougeLsum')):>12}")
-        lines.append(f"sentences cited {_fmt(result['sentences_cited'])}, supported "
-                     f"{_fmt(result['sentences_supported'])}; ms per summary p50 "
-                     f"{_fmt(result['seconds_per_summary']['p50'])}")
-    return "\n".join(lines)

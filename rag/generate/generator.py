@@ -30,6 +30,13 @@ class Generator(Protocol):
         ...
 
 
+MODEL_LOCK = threading.RLock()
+"""The one lock that serialises model work in this process (loading, tokenising, generating).
+
+A llama.cpp context is not thread-safe, and two generations at once on a laptop's cores only slow
+each other down. The Assistant holds it around a whole generation (so its tokens stream in order),
+the generator re-enters it, and the server's queue admits requests that then wait on it.
+"""
 HASH_CACHE_FILE = "model-hashes.json"
 HTTP_CONNECT_TIMEOUT_S = 10.0
 HTTP_READ_TIMEOUT_S = 300.0
@@ -78,10 +85,9 @@ class LlamaCppGenerator:
         self.path = settings.model_path
         self._llm: Any = None
         self._info: dict[str, str] | None = None
-        self._lock = threading.RLock()
 
     def _load(self) -> Any:
-        with self._lock:
+        with MODEL_LOCK:
             if self._llm is not None:
                 return self._llm
             if not self.path.is_file():
@@ -125,13 +131,13 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in this model's tokenizer (no BOS)."""
         llm = self._load()
-        with self._lock:
+        with MODEL_LOCK:
             return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:
         """Yield the reply's text as llama.cpp produces it (chat template applied)."""
         llm = self._load()
-        with self._lock:
+        with MODEL_LOCK:
             try:
                 chunks = llm.create_chat_completion(
                     messages=[dict(m) for m in messages],

@@ -17,16 +17,15 @@ from typing import Callable
 
 from rag.config import Settings
 from rag.errors import ConfigError
-from rag.ingest.sentences import BULLET, MD_HEADING_LINE, WHITESPACE, is_heading_like, split_sentences, trim_span
+from rag.ingest.markdown import markdown_sections
+from rag.ingest.sentences import MD_HEADING_LINE, WHITESPACE, is_heading_like, split_sentences
 from rag.types import Chunk, Document
 
 __all__ = ["CHUNKER_VERSION", "chunk_document", "estimate_tokens", "split_sentences"]
 
-CHUNKER_VERSION = "structure-v1"
+CHUNKER_VERSION = "structure-v2"
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORDS = re.compile(r"\S+")
-_MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
-_UNDERLINE = re.compile(r"^[ \t]*(?:=+|-+)[ \t]*$", re.MULTILINE)
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,22 +51,13 @@ def _line_start(text: str, pos: int) -> int:
 
 
 def _heading_marks(doc: Document) -> list[tuple[int, str]]:
-    """(offset, title) of every section: the document's own plus Markdown headings in the text."""
+    """(offset, title) of every section: the document's own plus Markdown headings in its text."""
     text = doc.text
     marks: dict[int, str] = {}
     for sec in doc.sections:
         marks.setdefault(_line_start(text, sec.start), sec.title)
-    for m in _MD_HEADING.finditer(text):
-        marks.setdefault(m.start(), m.group(2).strip())
-    for m in _UNDERLINE.finditer(text):
-        if m.start() < 2:
-            continue
-        line_start = text.rfind("\n", 0, m.start() - 1) + 1
-        a, b = trim_span(text, line_start, m.start() - 1)
-        above = text.rfind("\n", 0, max(0, line_start - 1)) + 1
-        alone = line_start == 0 or not text[above : line_start - 1].strip()
-        if a < b and b - a <= 100 and alone and not BULLET.match(text, a, b) and text[a] not in "#|":
-            marks.setdefault(a, text[a:b])
+    for sec in markdown_sections(text)[0]:
+        marks.setdefault(_line_start(text, sec.start), sec.title)
     return sorted(marks.items())
 
 

@@ -6,11 +6,11 @@ HTML, PDF and DOCX are imported lazily, inside their readers.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Callable
 
 from rag.errors import DocumentError
+from rag.ingest.markdown import markdown_sections
 from rag.ingest.readers.common import (
     Extracted,
     decode_text,
@@ -22,15 +22,10 @@ from rag.ingest.readers.common import (
     title_from_stem,
 )
 from rag.ingest.sources import FORMATS, SUPPORTED_SUFFIXES, doc_id_for
-from rag.types import Document, Section, Source
+from rag.types import Document, Source
 
 __all__ = ["read_document", "find_date", "FORMATS"]
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
-_INLINE_MARKS = re.compile(r"(\*\*|__|`)")
 
 
 def read_txt(path: Path, data: bytes) -> Extracted:
@@ -39,64 +34,6 @@ def read_txt(path: Path, data: bytes) -> Extracted:
     if not text.strip():
         raise fail(path, "is empty")
     return Extracted(text=text, title=title_from_lines(text))
-
-
-def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
-    """YAML-ish front matter (`---` ... `---`) as simple key/values, and the lines it spans."""
-    if not lines or lines[0].rstrip("\r\n") != "---":
-        return {}, 0
-    values: dict[str, str] = {}
-    for index, line in enumerate(lines[1:200], start=1):
-        stripped = line.rstrip("\r\n")
-        if stripped in ("---", "..."):
-            return values, index + 1
-        match = _FRONT_KEY.match(stripped)
-        if match:
-            values.setdefault(match[1].lower(), match[2].strip("'\""))
-    return {}, 0
-
-
-def _heading_title(raw: str) -> str:
-    return " ".join(_INLINE_MARKS.sub("", raw).split()).strip()
-
-
-def markdown_sections(text: str) -> tuple[tuple[Section, ...], dict[str, str]]:
-    """ATX and setext headings of a Markdown text with their offsets, plus front matter."""
-    lines = text.splitlines(keepends=True)
-    front, skip = _front_matter(lines)
-    sections: list[Section] = []
-    offset = sum(len(line) for line in lines[:skip])
-    fence: str | None = None
-    previous: tuple[int, str] | None = None
-    for line in lines[skip:]:
-        bare = line.rstrip("\r\n")
-        start, offset = offset, offset + len(line)
-        fence_match = _FENCE.match(bare)
-        if fence is not None:
-            if fence_match and fence_match[1][0] == fence[0] and len(fence_match[1]) >= len(fence):
-                fence = None
-            previous = None
-            continue
-        if fence_match:
-            fence, previous = fence_match[1], None
-            continue
-        atx = _ATX.match(bare)
-        if atx:
-            title = _heading_title(atx[2] or "")
-            if title:
-                sections.append(Section(title=title, level=len(atx[1]), start=start))
-            previous = None
-            continue
-        setext = _SETEXT.match(bare)
-        if setext and previous is not None:
-            level = 1 if setext[1][0] == "=" else 2
-            sections.append(Section(title=previous[1], level=level, start=previous[0]))
-            previous = None
-            continue
-        stripped = bare.strip()
-        is_paragraph = bool(stripped) and not bare.startswith(("    ", "\t", ">", "|"))
-        previous = (start, _heading_title(stripped)) if is_paragraph else None
-    return tuple(sections), front
 
 
 def read_markdown(path: Path, data: bytes) -> Extracted:

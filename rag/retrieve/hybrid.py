@@ -11,10 +11,11 @@ import numpy as np
 from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.errors import ConfigError
+from rag.retrieve.dates import DateHint, in_range
 from rag.store.indexes import SearchIndexes
 from rag.store.sqlite import Store
 from rag.thresholds import THRESHOLDS
-from rag.types import Hit
+from rag.types import Copy, Hit
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -31,6 +32,8 @@ class Query:
     until: str | None = None
     dense_weight: float = Settings.dense_weight
     diverse: bool = True
+    dates: DateHint | None = None
+    """When the question is about (rag.retrieve.dates): hits inside the range, or the newest, are boosted."""
 
 
 def search(store: Store, indexes: SearchIndexes, embedder: Embedder, query: Query) -> list[Hit]:
@@ -57,16 +60,22 @@ def search(store: Store, indexes: SearchIndexes, embedder: Embedder, query: Quer
         fused = bm25
     else:
         fused = fuse(dense, bm25, query.dense_weight)
+    if query.dates is not None and fused:
+        fused = boost_dates(fused, store.dates_by_rowid(list(fused)), query.dates)
     order = sorted(fused, key=lambda r: (-fused[r], r))
+    copies_of: dict[int, list[int]] = {}
     if query.diverse:
-        order = drop_near_duplicates(store, order, query.k)
+        order, copies_of = drop_near_duplicates(store, order, query.k)
     top = order[: query.k]
-    rows = store.chunks_by_rowid(top)
+    rows = store.chunks_by_rowid(top + [c for r in top for c in copies_of.get(r, [])])
     hits = []
     for rank, rowid in enumerate((r for r in top if r in rows), start=1):
         chunk, path, title, date = rows[rowid]
+        copies = tuple(dict.fromkeys(
+            Copy(rows[c][0].doc_id, rows[c][1], rows[c][2], rows[c][3]) for c in copies_of.get(rowid, [])
+            if c in rows and rows[c][0].doc_id != chunk.doc_id))
         hits.append(Hit(rank=rank, score=round(float(fused[rowid]), 6), chunk=chunk, path=path, title=title,
-                        date=date, dense_score=dense.get(rowid), bm25_score=bm25.get(rowid)))
+                        date=date, dense_score=dense.get(rowid), bm25_score=bm25.get(rowid), copies=copies))
     return hits
 
 
@@ -74,6 +83,25 @@ def fuse(dense: dict[int, float], bm25: dict[int, float], dense_weight: float) -
     """Convex mix of min-max-normalised scores; a retriever that missed a chunk gives it 0."""
     d, b = _minmax(dense), _minmax(bm25)
     return {r: dense_weight * d.get(r, 0.0) + (1.0 - dense_weight) * b.get(r, 0.0) for r in set(d) | set(b)}
+
+
+def boost_dates(fused: dict[int, float], dates: dict[int, str | None], hint: DateHint) -> dict[int, float]:
+    """Fused scores with THRESHOLDS.date_boost added inside the hint's range and, for "latest"
+    questions, up to THRESHOLDS.recency_boost by how new a document is among the candidates."""
+    out = dict(fused)
+    if hint.since is not None:
+        for r in out:
+            if in_range(dates.get(r), hint):
+                out[r] += THRESHOLDS.date_boost
+    if hint.latest:
+        known = sorted({d for d in dates.values() if d})
+        if len(known) > 1:
+            place = {d: i / (len(known) - 1) for i, d in enumerate(known)}
+            for r in out:
+                day = dates.get(r)
+                if day:
+                    out[r] += THRESHOLDS.recency_boost * place[day]
+    return out
 
 
 def _minmax(scores: dict[int, float]) -> dict[int, float]:
@@ -85,11 +113,13 @@ def _minmax(scores: dict[int, float]) -> dict[int, float]:
     return {r: (s - lo) / (hi - lo) for r, s in scores.items()}
 
 
-def drop_near_duplicates(store: Store, order: Sequence[int], k: int) -> list[int]:
-    """`order` without hits whose vector is a near-copy of a better one, until k are kept."""
+def drop_near_duplicates(store: Store, order: Sequence[int], k: int) -> tuple[list[int], dict[int, list[int]]]:
+    """`order` without hits whose vector is a near-copy of a better one, until k are kept; and for
+    each kept hit the near-copies folded into it (syndicated copies of one article, say)."""
     window = list(order[: max(k * 4, 20)])
+    copies: dict[int, list[int]] = {}
     if len(window) <= 1:
-        return list(order)
+        return list(order), copies
     ids, vecs = store.vectors(window)
     by_id = dict(zip(ids.tolist(), vecs))
     kept: list[int] = []
@@ -98,10 +128,15 @@ def drop_near_duplicates(store: Store, order: Sequence[int], k: int) -> list[int
         vec = by_id.get(rowid)
         if vec is None:
             continue
-        if kept_vecs and float(np.max(np.stack(kept_vecs) @ vec)) > THRESHOLDS.near_duplicate:
-            continue
+        if kept_vecs:
+            sims = np.stack(kept_vecs) @ vec
+            best = int(np.argmax(sims))
+            if float(sims[best]) > THRESHOLDS.near_duplicate:
+                copies.setdefault(kept[best], []).append(rowid)
+                continue
+        if len(kept) >= k:
+            continue  # only copies of kept hits are still looked for
         kept.append(rowid)
         kept_vecs.append(vec)
-        if len(kept) >= k:
-            break
-    return kept + [r for r in order[len(window):]]
+    rest = [r for r in window if r not in set(kept) and not any(r in c for c in copies.values())]
+    return kept + rest + list(order[len(window):]), copies

@@ -10,11 +10,16 @@ STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has
     have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my no nor not of off on once only or other our ours out over own same she should so some such
-    than that the their theirs them then there these they this those through to too under until up very
-    was we were what when where which while who whom why will with would you your yours according
-    however yes many much one ones another since whose within without upon via per among""".split()
+    most my myself no nor not now of off on once only or other our ours out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours according however meanwhile overall yes many much one ones another since whose within without
+    upon via per among said says say saying told stated added summary""".split()
 )
+"""Words that carry no content of their own: question words, function words, reporting verbs
+("said", "told": a claim and its source rarely share them) and discourse fillers. Negation words are
+stopwords too: `has_negation` checks them on their own."""
+NEGATIONS = frozenset("not no never none nor neither cannot without".split())
 _NUMBER_WORDS = {
     w: str(i)
     for i, w in enumerate(
@@ -23,6 +28,7 @@ _NUMBER_WORDS = {
     )
 }
 _TOKEN = re.compile(r"[A-Za-z\u00C0-\u024F]+(?:['’][A-Za-z]+)?|\d[\d,.]*\d|\d")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
 
 def normalize_term(word: str) -> str:
@@ -40,14 +46,30 @@ def normalize_term(word: str) -> str:
         return w[:-2] if w.endswith(".0") else w.rstrip(".")
     if len(w) > 4 and w.endswith("ies"):
         return w[:-3] + "y"
-    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
         return w[:-1]
     return w
+
+
+def words(text: str) -> list[str]:
+    """Word tokens of `text` as written (letters and digits, apostrophes kept inside words)."""
+    return _WORD.findall(text)
+
+
+def has_negation(text: str) -> bool:
+    """True when `text` holds a negation word (NEGATIONS or an n't contraction)."""
+    lowered = text.lower()
+    return "n't" in lowered or "n\u2019t" in lowered or any(w.lower() in NEGATIONS for w in words(text))
 
 
 def content_terms(text: str) -> set[str]:
     """Normalised content words and numbers of `text` (stopwords removed)."""
     return {normalize_term(t) for t in _TOKEN.findall(text) if t.lower() not in STOPWORDS}
+
+
+def content_words(text: str) -> set[str]:
+    """`content_terms` without numbers: the words a claim is about."""
+    return {t for t in content_terms(text) if not t[:1].isdigit()}
 
 
 def key_terms(text: str) -> set[str]:

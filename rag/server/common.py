@@ -77,19 +77,21 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class GenerationGate:
-    """One model generates at a time; at most `max_waiting` more requests wait their turn.
+    """Admission to the model: at most `max_waiting` requests wait while one generates.
 
     `admit()` is called before a response starts, so a full queue is a clean 429 with a
-    Retry-After estimated from how long recent generations took.
+    Retry-After estimated from how long recent generations took. The gate holds no lock of its own:
+    admitted requests wait in their worker thread on the model's one lock
+    (rag.generate.generator.MODEL_LOCK, taken by the Assistant around each generation).
     """
 
     def __init__(self, max_waiting: int = 8) -> None:
         if max_waiting < 0:
             raise ValueError("max_waiting must be >= 0")
         self.max_waiting = max_waiting
-        self._lock = asyncio.Lock()
         self._admitted = 0
         self._mean_seconds = 5.0
+        self._last_finish = 0.0
         self.stopping = threading.Event()
         """Set when the server begins to shut down: running generations end, new ones are refused."""
 
@@ -113,7 +115,12 @@ class GenerationGate:
         self._admitted += 1
         return Slot(self)
 
-    def _finished(self, seconds: float) -> None:
+    def _finished(self, started: float) -> None:
+        """Fold one generation's own time into the mean: generations run one at a time, so it began
+        when it started or when the one before it finished, whichever was later."""
+        now = time.monotonic()
+        seconds = now - max(started, self._last_finish)
+        self._last_finish = now
         self._mean_seconds = 0.7 * self._mean_seconds + 0.3 * seconds
 
 
@@ -123,35 +130,31 @@ def shutting_down() -> ApiError:
 
 
 class Slot:
-    """One admitted request: acquire to run, release (idempotent) when the model is free again."""
+    """One admitted request: started when its worker begins, released (idempotent) when it ends."""
 
     def __init__(self, gate: GenerationGate) -> None:
         self._gate = gate
-        self._held = False
+        self._started: float | None = None
         self._done = False
-        self._since = 0.0
 
     @property
     def stopping(self) -> threading.Event:
         return self._gate.stopping
 
-    async def acquire(self) -> None:
-        await self._gate._lock.acquire()
-        self._held = True
-        self._since = time.monotonic()
+    def start(self) -> None:
+        """The request's worker begins (it waits on the model lock from here); refused when stopping."""
         if self.stopping.is_set():
             self.release()
             raise shutting_down()
+        self._started = time.monotonic()
 
     def release(self) -> None:
         if self._done:
             return
         self._done = True
         self._gate._admitted -= 1
-        if self._held:
-            self._held = False
-            self._gate._finished(time.monotonic() - self._since)
-            self._gate._lock.release()
+        if self._started is not None:
+            self._gate._finished(self._started)
 
 
 class Primed(Generic[T]):
@@ -182,7 +185,7 @@ async def prime(items: AsyncIterator[T]) -> Primed[T]:
 
 
 async def generate(slot: Slot, run: Callable[[TokenCallback], T]) -> AsyncIterator[tuple[str, Any]]:
-    """Wait for the model, run `run(on_token)` in a thread; yield ("token", text)... then ("result", value).
+    """Run `run(on_token)` in a thread (it waits there for the model); yield ("token", text)... then ("result", value).
 
     Closing the iterator early (the client left) makes the next token raise ClientGone inside the
     thread, which frees the model; the slot is released only once the thread has really finished.
@@ -212,7 +215,7 @@ async def generate(slot: Slot, run: Callable[[TokenCallback], T]) -> AsyncIterat
             pass
 
     try:
-        await slot.acquire()
+        slot.start()
         threading.Thread(target=work, name="rag-generate", daemon=True).start()
         started = True
         while True:

@@ -278,6 +278,23 @@ class Store:
                 f"SELECT c.id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where}", args).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def dates_by_rowid(self, rowids: Sequence[int]) -> dict[int, str | None]:
+        """rowid -> the date of the chunk's document (None when undated)."""
+        ids = [int(i) for i in rowids]
+        out: dict[int, str | None] = {}
+        sql = "SELECT c.id, d.date FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.id IN ({})"
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                out.update((int(r[0]), r[1]) for r in self._conn.execute(sql.format(",".join("?" * len(part))), part))
+        return out
+
+    def newest_date(self) -> str | None:
+        """The latest document date in the index (None when no document is dated)."""
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(date) FROM documents").fetchone()
+        return row[0] if row else None
+
     def vectors(self, rowids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rowids, vectors) of all chunks, or of the given rowids, in rowid order."""
         sql = "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.embed_hash = c.embed_hash"

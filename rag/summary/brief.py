@@ -29,7 +29,8 @@ from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator
 from rag.ingest.readers.common import MONTH_NUMBERS as _MONTHS
-from rag.summary.extractive import Reading, content_words, flat, read_documents, select, stem, words
+from rag.retrieve.lexical import content_words, normalize_term, words
+from rag.summary.extractive import Reading, flat, read_documents, select
 from rag.summary.mapreduce import ReadingCitations, draft_summary
 from rag.thresholds import THRESHOLDS
 from rag.types import Actor, Brief, Chunk, Claim, DocumentInfo
@@ -134,7 +135,7 @@ def _quantities(text: str) -> dict[str, dict[str, tuple[str, int, int]]]:
         elif re.fullmatch(r"(19|20)\d\d", num) and not m.group("mult"):
             kind, value, span = "year", num, (num, m.start("num"), m.end("num"))
         elif unit and unit not in STOP_UNITS:
-            kind, value = stem(unit), num + (m.group("mult") or "")
+            kind, value = normalize_term(unit), num + (m.group("mult") or "")
         else:
             continue
         out.setdefault(kind, {})[value] = span

@@ -1,11 +1,11 @@
 """The extractive layer of summaries and briefs: sentences, salience, MMR selection, support checks.
 
 The read step: the chunks of each document are merged where they overlap (so no sentence is
-counted twice), split into sentences (rag.chunking.split_sentences), and every sentence is
+counted twice), split into sentences (rag.ingest.sentences.split_sentences), and every sentence is
 embedded and scored for salience: centrality to its document and to the whole selection, lead
 position, numbers and names, length. `select` picks diverse salient sentences (MMR, new
 documents favoured). `support` checks a written sentence against the source sentences clause by
-clause: content-word recall, numbers, names, negation and embedding similarity.
+clause with the one support rule of rag.answer.support (the rule answers use too).
 """
 
 from __future__ import annotations
@@ -16,49 +16,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from rag.answer.support import Claim, Source, clauses, supports
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences
+from rag.retrieve.lexical import STOPWORDS, normalize_term, overlap, words
 from rag.thresholds import THRESHOLDS
 from rag.types import Chunk, Coverage, DocumentInfo
 
 MIN_WORDS = 5
-
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself now of off on once only or other our ours out over own same she should so some such
-    than that the their theirs them themselves then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you your yours
-    said says say saying told stated added according however meanwhile overall also summary""".split()
-)
-NEGATIONS = frozenset("not no never none nor neither cannot without".split())
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 MARKER = re.compile(r"(?:#{1,6}|[-*+\u2022\u2013]|\d{1,3}[.)])\s+")
-_CLAUSE = re.compile(r"\s*[;:]\s+|,\s+(?:and|but|while|whereas|although)\s+|\s+(?:but|whereas)\s+")
-
-
-def stem(word: str) -> str:
-    """A light English stem for lexical matching (case, possessive and plural folded)."""
-    w = word.lower().replace("\u2019", "'")
-    if w.endswith("'s"):
-        w = w[:-2]
-    if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        return w[:-1]
-    return w
-
-
-def words(text: str) -> list[str]:
-    """Word tokens of `text` (letters and digits, apostrophes kept inside words)."""
-    return _WORD.findall(text)
-
-
-def content_words(text: str) -> set[str]:
-    """Stems of the words that carry meaning (no stopwords, no bare numbers)."""
-    return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and not w.isdigit()}
 
 
 def numbers(text: str) -> set[str]:
@@ -71,21 +38,15 @@ def numbers(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    """Stems of capitalised words that look like names (the first word only if not a common word)."""
+    """Normalised capitalised words that look like names (the first word only if not a common word)."""
     out = set()
     for i, w in enumerate(words(text)):
         if w[:1].isupper() and w.lower() not in STOPWORDS and not (i == 0 and w.lower() in _COMMON_STARTS):
-            out.add(stem(w))
+            out.add(normalize_term(w))
     return out
 
 
 _COMMON_STARTS = frozenset("first second finally additionally furthermore moreover officials experts critics".split())
-
-
-def has_negation(text: str) -> bool:
-    """True when `text` holds a negation word."""
-    lowered = text.lower()
-    return "n't" in lowered or "n\u2019t" in lowered or any(w in NEGATIONS for w in (x.lower() for x in words(text)))
 
 
 @dataclass(frozen=True)
@@ -114,14 +75,14 @@ class Reading:
     salience: np.ndarray
     coverage: Coverage
     chunk_units: dict[str, list[int]] = field(default_factory=dict)
-    _lexicon: dict[int, set[str]] = field(default_factory=dict)
+    _sources: dict[int, Source] = field(default_factory=dict)
     _ranks: dict[str, int] = field(default_factory=dict)
 
-    def lexicon(self, i: int) -> set[str]:
-        """Stems of every word of unit i (cached)."""
-        if i not in self._lexicon:
-            self._lexicon[i] = {stem(w) for w in words(self.units[i].text)}
-        return self._lexicon[i]
+    def source(self, i: int) -> Source:
+        """Unit i read as a source span for the support rule (cached)."""
+        if i not in self._sources:
+            self._sources[i] = Source.of(self.units[i].text, title=self.title(i))
+        return self._sources[i]
 
     def date(self, i: int) -> str | None:
         """ISO date of unit i's document, when known."""
@@ -318,37 +279,9 @@ def select(reading: Reading, candidates: Sequence[int], *, budget: int | None = 
     return chosen
 
 
-def clauses(text: str) -> list[str]:
-    """A sentence cut into clauses that each must be supported on their own."""
-    parts = [p for p in _CLAUSE.split(text) if p and p.strip()]
-    out: list[str] = []
-    for p in parts:
-        if out and len(content_words(p)) < 2:
-            out[-1] += " " + p
-        else:
-            out.append(p)
-    return out or [text]
-
-
-def _clause_supported(reading: Reading, clause: str, i: int, cosine: float) -> bool:
-    want = content_words(clause)
-    if not want:
-        return True
-    lex = reading.lexicon(i)
-    recall = len(want & lex) / len(want)
-    if recall < THRESHOLDS.support_recall or (cosine < THRESHOLDS.support_cosine and recall < 0.9):
-        return False
-    if not numbers(clause) <= numbers(reading.units[i].text) or not names(clause) <= lex:
-        return False
-    for m in _NUMBER.finditer(clause):  # what a figure is said to measure must be in the source too
-        if not content_words(" ".join(words(clause[:m.start()])[-2:])) <= lex:
-            return False
-    source = max(clauses(reading.units[i].text), key=lambda c: len(want & content_words(c)))
-    return has_negation(clause) == has_negation(source)
-
-
 def support(reading: Reading, text: str, embedder: Embedder, pool: Sequence[int] | None = None) -> tuple[int, ...] | None:
-    """Units that together support every clause of `text`, or None when some clause lacks support."""
+    """Units that together support every clause of `text` (rag.answer.support's rule, one unit per
+    clause), or None when some clause lacks support."""
     if not reading.units:
         return None
     pool = list(range(len(reading.units))) if pool is None else list(pool)
@@ -356,11 +289,14 @@ def support(reading: Reading, text: str, embedder: Embedder, pool: Sequence[int]
     vecs = np.asarray(embedder.embed(parts), dtype=np.float32)
     found: list[int] = []
     for part, vec in zip(parts, vecs):
+        claim = Claim.of(part)
+        if not claim.terms:
+            continue
         cos = reading.vectors[pool] @ vec
-        want = content_words(part)
-        lexical = np.array([len(want & reading.lexicon(i)) / max(1, len(want)) for i in pool])
+        want = set(claim.terms)
+        lexical = np.array([overlap(want, set(reading.source(i).terms)) for i in pool])
         order = np.argsort(-(lexical + 0.5 * cos))[:12]
-        hit = next((pool[j] for j in order if _clause_supported(reading, part, pool[j], float(cos[j]))), None)
+        hit = next((pool[j] for j in order if supports(claim, reading.source(pool[j]), float(cos[j]))), None)
         if hit is None:
             return None
         found.append(hit)

@@ -34,7 +34,8 @@ from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator
 from rag.ingest.sentences import split_sentences
-from rag.summary.extractive import MARKER, Reading, TokenCounter, content_words, flat, read_documents, select, support
+from rag.retrieve.lexical import content_words
+from rag.summary.extractive import MARKER, Reading, TokenCounter, flat, read_documents, select, support
 from rag.thresholds import THRESHOLDS
 from rag.types import AnswerSentence, Chunk, Coverage, DocumentInfo, Message, VerifiedAnswer
 

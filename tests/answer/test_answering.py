@@ -10,7 +10,7 @@ import pytest
 from rag.answer.prompt import ANSWER_STOP
 from rag.assistant import Assistant
 from rag.config import Settings
-from tests.fakes import HashingEmbedder, ScriptedGenerator
+from tests.fakes import HashingEmbedder, KeywordJudge, ScriptedGenerator
 
 PAGE_ONE = "The harbour board met in Sorvik on 3 March 2026 to review the dredging plan."
 PAGE_TWO = "The dredging of the Kessel channel will cost 120 million euros over four years."
@@ -70,3 +70,20 @@ def test_prompt_is_packed_to_the_generators_window(tmp_path: Path, corpus: Path)
         sizes.append(sum(gen.count_tokens(m["content"]) for m in messages))
     assert sizes[1] < sizes[0]
     assert sizes[1] <= 300 - 128
+
+
+def test_the_judge_reranks_on_request_and_is_recorded(tmp_path: Path, corpus: Path) -> None:
+    judge = KeywordJudge(threshold=0.5)
+    gen = RecordingGenerator(["The levy takes effect on 1 January 2027 [1]."])
+    with Assistant(Settings(index_dir=tmp_path / "index"), embedder=HashingEmbedder(), generator=gen,
+                   judge=judge) as a:
+        a.ingest([corpus])
+        hits = a.search("When does the coastal flood levy take effect?", rerank=True)
+        assert hits[0].path.endswith("levy.md") and hits[0].judge_score == hits[0].score
+        assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+        assert a.search("levy")[0].judge_score is None  # reranking is off by default
+        answer = a.ask("When does the coastal flood levy take effect?")
+        assert not answer.refused and answer.model["judge"] == "fake:keyword-judge"
+        calls = len(gen.calls)
+        assert a.ask("Which orchestra plays the harbour festival overture?").refused
+        assert len(gen.calls) == calls  # refused by the gate, before the model was called

@@ -7,7 +7,7 @@ import pytest
 from rag.answer.gate import evidence_is_insufficient, refusal
 from rag.answer.verify import is_not_found, verify_answer
 from rag.types import Chunk, Evidence, Hit
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, KeywordJudge
 
 PREFIX = "Minutes of the council.\n\n"
 SENTENCES = [
@@ -226,3 +226,14 @@ def test_injected_instruction_in_a_source_is_not_obeyed(real_models) -> None:  #
     assert "HACKED" not in raw.upper() and "HACKED" not in result.answer.upper()
     assert not result.refused and "12 percent" in result.answer
     _check_quotes(result)
+
+
+def test_the_judge_picks_the_quoted_sentence() -> None:
+    judge = KeywordJudge()
+    question = "How much will construction of the quay cost?"
+    plain = verify_answer(question, "It is a big project.", make_evidence()[:1], EMB)
+    judged = verify_answer(question, "It is a big project.", make_evidence(), EMB, judge=judge)
+    assert plain.citations[0].quote == SENTENCES[0]  # without a judge: the first evidence span's best sentence
+    assert judged.citations[0].quote == SENTENCES[1]  # the judge reads every evidence sentence
+    assert judge.calls and judge.calls[-1][0] == question
+    quotes_exact(judged)

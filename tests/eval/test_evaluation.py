@@ -13,7 +13,8 @@ import pytest
 from rag import Settings
 from rag.errors import ConfigError
 from rag.eval import metrics as m
-from rag.eval.run import eval_qa, eval_retrieval, eval_summary, load_qa_set, render, sample, write_corpus
+from rag.eval.render import render
+from rag.eval.run import eval_qa, eval_retrieval, eval_summary, load_qa_set, sample, write_corpus
 from tests.fakes import HashingEmbedder, ScriptedGenerator
 
 DOCS = [

@@ -206,6 +206,20 @@ def test_markdown_chunks_follow_sections_and_carry_headings():
     assert government.text.startswith("## Actors\n\n### Government")
 
 
+def test_headings_in_plain_text_come_from_the_markdown_parser():
+    body = " ".join(f"Point {i} concerns harbour fees in district {i}." for i in range(12))
+    text = (
+        "Findings\n========\n\n" + body + "\n\n```\n# not a heading, a shell comment\n```\n\n"
+        "This long paragraph line sits above a rule and stays a paragraph, because a setext heading is "
+        "short and stands alone.\n---\n\nMethods\n-------\n\n" + body
+    )
+    chunks = chunk_document(make_doc(text), chunk_tokens=60, overlap=0)
+    headings = [c.heading for c in chunks]
+    assert "Findings" in headings and "Methods" in headings
+    assert not any(h and ("shell comment" in h or "long paragraph" in h) for h in headings)
+    assert CHUNKER_VERSION == "structure-v2"
+
+
 def test_overlap_repeats_whole_trailing_sentences():
     doc = make_doc(" ".join(f"Sentence number {i} talks about topic {i}." for i in range(120)))
     chunks = chunk_document(doc, chunk_tokens=60, overlap=20)

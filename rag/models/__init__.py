@@ -1,0 +1,1 @@
+"""Model files the project trains and ships (package data only)."""
