@@ -189,9 +189,9 @@ def verify_answer(
     Otherwise the answer is the model's sentences (supported ones end with their [n],
     unsupported ones have none and are flagged supported=False), followed, when the supported
     text is thin or missing, by the best evidence quoted verbatim with its citation:
-    'According to <title> (<date>): "<quote>" [n]': with a `judge`, the evidence sentence it scores
-    best for the question; without one, the best sentence of the first evidence span by cosine and
-    question-term overlap.
+    'According to <title> (<date>): "<quote>" [n]': with a `judge`, the sentence of the best evidence
+    span's chunk it scores best for the question; without one, the best sentence of that span by
+    cosine and question-term overlap.
     """
     if not evidence:
         return refusal(question)
@@ -230,10 +230,14 @@ def verify_answer(
 
 def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Embedder,
                        judge: Judge | None = None) -> _Span | None:
-    """The evidence sentence that best answers the question (None if none is usable)."""
-    pool = evidence if judge is not None else evidence[:1]
-    spans = [s for ev in pool for s in _spans([ev]) if s.end - s.start < len(ev.text.strip())]
-    spans = spans or [s for ev in pool for s in _spans([ev])]
+    """The sentence to quote: with a judge, the one it scores best among the sentences of the best
+    evidence span's whole chunk (it orders sentences within a passage well, passages less well:
+    `bench/bench_judge.py`); without one, the best sentence of that span by cosine and overlap."""
+    ev = evidence[0]
+    if judge is not None:
+        chunk = ev.hit.chunk
+        ev = Evidence(ev.n, ev.hit, chunk.start, chunk.start + len(chunk.text), chunk.text, ev.score)
+    spans = [s for s in _spans([ev]) if s.end - s.start < len(ev.text.strip())] or _spans([ev])
     if not spans:
         return None
     if judge is not None:

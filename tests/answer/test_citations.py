@@ -234,6 +234,6 @@ def test_the_judge_picks_the_quoted_sentence() -> None:
     plain = verify_answer(question, "It is a big project.", make_evidence()[:1], EMB)
     judged = verify_answer(question, "It is a big project.", make_evidence(), EMB, judge=judge)
     assert plain.citations[0].quote == SENTENCES[0]  # without a judge: the first evidence span's best sentence
-    assert judged.citations[0].quote == SENTENCES[1]  # the judge reads every evidence sentence
+    assert judged.citations[0].quote == SENTENCES[1]  # the judge reads every sentence of the top chunk
     assert judge.calls and judge.calls[-1][0] == question
     quotes_exact(judged)
