@@ -124,6 +124,9 @@ class Assistant:
         """Add new files, re-index changed ones, drop vanished ones; see IngestReport."""
         if not paths:
             raise ConfigError("give at least one file or folder to ingest")
+        missing = [str(p) for p in paths if not Path(p).exists()]
+        if missing:
+            raise ConfigError(f"no such file or folder: {missing[0]} (nothing was indexed)")
         with self._write_lock:
             store = self._open(create=True)
             with store.writer():

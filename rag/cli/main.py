@@ -28,6 +28,31 @@ def _common(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     return p
 
 
+def _iso_date(value: str) -> str:
+    """An argparse type: a calendar date written YYYY-MM-DD."""
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value).isoformat() if len(value) == 10 else _bad_date(value)
+    except ValueError:
+        return _bad_date(value)
+
+
+def _bad_date(value: str) -> str:
+    raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD")
+
+
+def _positive(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
 def _llm(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = parser or argparse.ArgumentParser(add_help=False)
     default: Any = None if parser is not None else argparse.SUPPRESS
@@ -59,16 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common], help="hybrid search over the chunks")
     p.add_argument("query", nargs="?", metavar="QUERY")
-    p.add_argument("-k", type=int, default=None, help=f"number of hits (default {Settings.k})")
+    p.add_argument("-k", type=_positive, default=None, help=f"number of hits (default {Settings.k})")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
-    p.add_argument("--since", metavar="DATE", help="only documents dated on or after YYYY-MM-DD")
-    p.add_argument("--until", metavar="DATE", help="only documents dated on or before YYYY-MM-DD")
+    p.add_argument("--since", metavar="DATE", type=_iso_date, help="only documents dated on or after YYYY-MM-DD")
+    p.add_argument("--until", metavar="DATE", type=_iso_date, help="only documents dated on or before YYYY-MM-DD")
     p.add_argument("--batch", metavar="FILE", help="one query a line ('-' for stdin); JSON Lines with --json")
 
     p = sub.add_parser("ask", parents=[common, llm], help="answer a question with verified citations")
     p.add_argument("question", nargs="?", metavar="QUESTION")
-    p.add_argument("-k", type=int, default=None, help=f"passages to retrieve (default {Settings.k})")
+    p.add_argument("-k", type=_positive, default=None, help=f"passages to retrieve (default {Settings.k})")
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
     p.add_argument("--no-stream", action="store_true", help="print the answer once, at the end")
     p.add_argument("--batch", metavar="FILE", help="one question a line ('-' for stdin); JSON Lines with --json")
@@ -102,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rag` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported with the subcommand's usage, not the top level's
+        subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        subcommands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = Settings.from_env(
             index_dir=args.index, embedder=args.embedder, model=getattr(args, "model", None),

@@ -32,6 +32,27 @@ def test_help_imports_no_heavy_library_and_usage_errors_exit_2(tmp_path):
     assert bad.returncode == 2
 
 
+@pytest.mark.parametrize("args, message", [
+    (("search", "--since", "2026-13-45", "x"), "'2026-13-45' is not a date"),
+    (("search", "--until", "last week", "x"), "'last week' is not a date"),
+    (("search", "-k", "0", "x"), "'0' is not a whole number of at least 1"),
+    (("ask", "-k", "-3", "x"), "'-3' is not a whole number of at least 1"),
+    (("search", "--bogus", "x"), "unrecognized arguments: --bogus"),
+])
+def test_bad_options_exit_2_with_the_subcommands_usage(tmp_path, args, message):
+    out = run(*args, index=tmp_path / "index")
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert out.stderr.startswith(f"usage: rag {args[0]} ") and out.stdout == ""
+
+
+def test_ingest_of_a_missing_path_is_one_error_line_and_creates_nothing(tmp_path):
+    out = run("ingest", str(tmp_path / "no" / "such" / "path"), index=tmp_path / "index")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [f"Error: no such file or folder: {tmp_path / 'no' / 'such' / 'path'} "
+                                               "(nothing was indexed)"]
+    assert not (tmp_path / "index").exists()
+
+
 def test_missing_index_is_one_error_line(tmp_path):
     out = run("docs", index=tmp_path / "nowhere")
     assert out.returncode == 1
