@@ -28,7 +28,7 @@ from rag.answer.prompt import NOT_FOUND
 from rag.answer.sanitize import looks_like_injection
 from rag.answer.support import Claim, Source, cover, supports
 from rag.embed.embedder import Embedder
-from rag.ingest.sentences import split_sentences
+from rag.ingest.sentences import split_sentences, trim_span
 from rag.retrieve.judge import Judge
 from rag.retrieve.lexical import content_terms, overlap
 from rag.thresholds import THRESHOLDS
@@ -132,19 +132,11 @@ def _spans(evidence: Sequence[Evidence]) -> list[_Span]:
         if len(pieces) != 1:
             pieces = pieces + [(0, len(ev.text))]
         for a, b in pieces:
-            a2, b2 = _trim(ev.text, a, b)
+            a2, b2 = trim_span(ev.text, a, b)
             if b2 > a2 and not looks_like_injection(ev.text[a2:b2]):
                 t = ev.text[a2:b2]
                 out.append(_Span(ev, ev.start + a2, ev.start + b2, t, Source.of(t, ev.text, ev.hit.title or "")))
     return out
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
 
 
 def _support(sentence: str, hints: tuple[int, ...], spans: list[_Span], sims: np.ndarray) -> list[_Span]:
