@@ -172,6 +172,9 @@ class Assistant:
         reordered by the judge unless `rerank` (default Settings.rerank) is off. Dates the query
         names ("in March 2025", "last week", "latest") boost matching documents, relative to
         `as_of` (the question's own ISO date; default today) unless since/until are given."""
+        since, until = _iso_day("since", since), _iso_day("until", until)
+        if k is not None and k < 1:
+            raise ConfigError(f"k must be at least 1, not {k}")
         store = self._open()
         resolved = tuple(store.resolve_doc(d) for d in doc_ids)
         k = k or self.settings.k
@@ -201,7 +204,9 @@ class Assistant:
         """Answer from the indexed documents with verified citations, or refuse; `as_of` is the
         date the question was asked (its "this week" or "latest"), default today."""
         from rag.answer.ask import answer_question
+        from rag.answer.prompt import check_question
 
+        check_question(question)
         return answer_question(self, question, k=k, doc_ids=doc_ids, history=history, on_token=on_token,
                                as_of=as_of)
 
@@ -248,3 +253,14 @@ class Assistant:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+def _iso_day(field: str, value: str | None) -> str | None:
+    """A since/until bound: None (or empty), or a real calendar day written YYYY-MM-DD."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise ConfigError(f"{field}: {value!r} is not a date (use YYYY-MM-DD)")

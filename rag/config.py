@@ -12,6 +12,10 @@ from rag.errors import ConfigError
 PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
 PACKAGED_LLM = "packaged:SmolLM2-135M-Instruct.Q4_1.gguf"
 PACKAGED_JUDGE = "packaged:judge"
+MAX_QUESTION_CHARS = 4000
+"""Longest question accepted anywhere: Assistant.ask, chat, `POST /ask`, `/search` and the OpenAI route."""
+MAX_CONVERSATION_CHARS = 8 * MAX_QUESTION_CHARS
+"""Longest conversation (all messages' text together) the OpenAI route accepts."""
 
 
 def _package_dir(package: str, pip_name: str) -> Path:
@@ -92,6 +96,11 @@ class Settings:
     """Key that `rag serve` requires as a Bearer token [RAG_API_KEY]."""
     max_upload_mb: int = 50
     """Largest file `POST /documents` accepts, in MiB [RAG_MAX_UPLOAD_MB]."""
+    max_body_kb: int = 1024
+    """Largest request body of every other route, in KiB; more is a 413 [RAG_MAX_BODY_KB]."""
+    read_timeout_s: float = 10.0
+    """Seconds `rag serve` waits for a request's headers (all of them, from the connection or its
+    first byte) and for each next piece of its body; then it closes the connection [RAG_READ_TIMEOUT_S]."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -139,6 +148,10 @@ class Settings:
             raise ConfigError(f"rerank_depth must lie in [1, 200], not {self.rerank_depth}")
         if self.n_ctx < 512:
             raise ConfigError(f"n_ctx must be at least 512, not {self.n_ctx}")
+        if self.max_body_kb < 1:
+            raise ConfigError(f"max_body_kb must be at least 1, not {self.max_body_kb}")
+        if not self.read_timeout_s > 0:
+            raise ConfigError(f"read_timeout_s must be more than 0 seconds, not {self.read_timeout_s}")
 
     @property
     def embedder_path(self) -> str:

@@ -16,6 +16,13 @@ class ConfigError(RagError):
     kind = "config_error"
 
 
+class QuestionTooLongError(RagError):
+    """A question longer than the cap (rag.config.MAX_QUESTION_CHARS) or than the model's window."""
+
+    kind = "question_too_long"
+    status = 422
+
+
 class DocumentError(RagError):
     """A source file could not be read or parsed."""
 

@@ -17,12 +17,13 @@ def coverage_json(c: Coverage) -> dict[str, int]:
 
 
 def answer_json(a: Answer) -> dict[str, Any]:
-    """The Answer shape (plus `coverage` for summaries and the chunk ids used, for replay)."""
+    """The Answer shape (plus `coverage` for summaries and the chunk ids used, for replay); of the
+    index only its version, as DESIGN's Answer has it (never the server's folder)."""
     out: dict[str, Any] = {
         "question": a.question, "answer": a.answer, "refused": a.refused,
         "sentences": [{"text": s.text, "citations": list(s.citations), "supported": s.supported} for s in a.sentences],
         "citations": [citation_json(c) for c in a.citations],
-        "model": dict(a.model), "index": dict(a.index), "timings": dict(a.timings),
+        "model": dict(a.model), "index": {"version": a.index.get("version")}, "timings": dict(a.timings),
         "chunk_ids": list(a.chunk_ids),
     }
     if a.coverage is not None:

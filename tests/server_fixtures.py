@@ -164,8 +164,8 @@ class FakeAssistant:
         sentences = (AnswerSentence(SUPPORTED, (1,), True), AnswerSentence(UNSUPPORTED, (), False))
         return Answer(question=question, answer=f"{SUPPORTED[:-1]} [1]. {UNSUPPORTED}", refused=False,
                       sentences=sentences, citations=(self._citation(),), model=self.model_info(),
-                      index={"version": self.version}, timings={"retrieve_ms": 1.0, "first_token_ms": 2.0,
-                                                                "total_ms": 3.0},
+                      index={"version": self.version, "path": str(self.settings.index_dir.resolve())},
+                      timings={"retrieve_ms": 1.0, "first_token_ms": 2.0, "total_ms": 3.0},
                       coverage=coverage)
 
     def chat(self) -> FakeSession:
@@ -191,12 +191,14 @@ def fake_assistant(index_dir: Path, **kwargs: Any) -> FakeAssistant:
 
 
 @contextlib.contextmanager
-def running_server(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free 127.0.0.1 port in a thread; yields the base URL."""
+def running_server(app: Any, **options: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free 127.0.0.1 port in a thread; yields the base URL.
+
+    `options` go to uvicorn.Config (e.g. those of rag.server.limits.uvicorn_options)."""
     import uvicorn
 
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", log_config=None,
-                            lifespan="off", timeout_graceful_shutdown=2)
+                            lifespan="off", timeout_graceful_shutdown=2, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()

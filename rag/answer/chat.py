@@ -5,6 +5,7 @@ from __future__ import annotations
 from rag.answer.ask import answer_question
 from rag.answer.context import StageContext
 from rag.answer.followup import rewrite_messages, standalone_question
+from rag.answer.prompt import check_question
 from rag.types import Answer, Message, TokenCallback
 
 REWRITE_MAX_TOKENS = 48
@@ -36,6 +37,7 @@ class ChatSession:
 
     def ask(self, question: str, k: int | None = None, on_token: TokenCallback | None = None) -> Answer:
         """Answer a turn, using the history for follow-ups."""
+        check_question(question)
         query = self.standalone(question)
         answer = answer_question(self.ctx, question, k=k, history=self.history[-2 * HISTORY_TURNS:],
                                  on_token=on_token, retrieval_query=query)

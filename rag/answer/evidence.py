@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.answer.sanitize import looks_like_injection
+from rag.answer.sanitize import not_evidence
 from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences
@@ -27,8 +27,8 @@ def select_evidence(
     Every sentence of every hit is scored by cosine similarity to the question plus
     THRESHOLDS.lexical_weight times the share of question terms it holds (Evidence.score keeps that score
     of the chosen sentence). A chosen sentence that is short (or opens with a pronoun) is widened
-    with its neighbour in the same chunk. Sentences that look like instructions to a model
-    (looks_like_injection) rank last and never widen another. Evidence offsets point into
+    with its neighbour in the same chunk. Sentences that look like instructions to a model or
+    pose as its output (rag.answer.sanitize.not_evidence) rank last and never widen another. Evidence offsets point into
     Document.text (chunk.start + offset in the chunk). `settings` is reserved for
     per-deployment overrides; the limits are fields of rag.thresholds.THRESHOLDS.
     """
@@ -49,7 +49,7 @@ def select_evidence(
         return []
     texts = [h.chunk.text[spans[i][0] : spans[i][1]] for h, spans, i in candidates]
     scores = sentence_scores(question, texts, embedder)
-    scores -= np.array([1.0 if looks_like_injection(t) else 0.0 for t in texts], dtype=np.float32)
+    scores -= np.array([1.0 if not_evidence(t) else 0.0 for t in texts], dtype=np.float32)
     chosen: list[Evidence] = []
     taken: list[tuple[str, int, int]] = []
     for idx in np.argsort(-scores, kind="stable"):
@@ -78,7 +78,7 @@ def sentence_scores(question: str, texts: Sequence[str], embedder: Embedder) -> 
 
 def _widen(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
     def usable(j: int) -> bool:
-        return 0 <= j < len(spans) and not looks_like_injection(text[spans[j][0] : spans[j][1]])
+        return 0 <= j < len(spans) and not not_evidence(text[spans[j][0] : spans[j][1]])
 
     a, b = spans[i]
     if _PRONOUN_START.match(text[a:b]) and usable(i - 1):

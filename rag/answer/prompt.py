@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from rag.answer.sanitize import neutralize
+from rag.config import MAX_QUESTION_CHARS
+from rag.errors import QuestionTooLongError
 from rag.types import Evidence, Message
 
 DEFAULT_CONTEXT_WINDOW = 2048
@@ -13,6 +15,10 @@ ANSWER_RESERVE_TOKENS = 256
 """Tokens kept free for the reply when packing the prompt."""
 MESSAGE_OVERHEAD_TOKENS = 8
 """Template tokens one chat message costs besides its content."""
+MIN_ANSWER_TOKENS = 32
+"""Room an answer needs at the least: a prompt that leaves less is refused, not sent."""
+PACKING_ROUNDS = 3
+"""Rounds of packing: each trims by the parts' counts, then counts the whole prompt once."""
 HISTORY_MESSAGES = 4
 """Most earlier chat messages carried into a prompt."""
 HISTORY_MAX_CHARS = 400
@@ -38,6 +44,13 @@ def _source_line(ev: Evidence, text: str) -> str:
     return f"[{ev.n}] ({neutralize(ev.hit.title or ev.hit.path)}) {text}"
 
 
+def check_question(question: str) -> None:
+    """Raise QuestionTooLongError for a question over MAX_QUESTION_CHARS characters."""
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionTooLongError(f"the question has {len(question):,} characters; at most "
+                                   f"{MAX_QUESTION_CHARS:,} characters are allowed")
+
+
 def answer_messages(
     question: str,
     evidence: Sequence[Evidence],
@@ -51,7 +64,9 @@ def answer_messages(
 
     Packed to `context_window - reserve_tokens` (pass the generator's context_window and
     count_tokens): the oldest history goes first, then the lowest-ranked sources, and a last
-    source that still does not fit is cut at a word boundary.
+    source that still does not fit is cut at a word boundary. The question is tokenised on its
+    own once; the whole prompt is counted at most 1 + PACKING_ROUNDS times. A prompt that leaves
+    no room for an answer however it is cut raises QuestionTooLongError.
     """
     count = count_tokens or (lambda s: max(1, len(s) // 4))
     budget = max(64, context_window - reserve_tokens)
@@ -60,29 +75,61 @@ def answer_messages(
         for m in list(history)[-HISTORY_MESSAGES:]
         if m.get("role") in ("user", "assistant") and m.get("content")
     ]
+    turn_costs = [count(t["content"]) + MESSAGE_OVERHEAD_TOKENS for t in turns]
     sources = [(ev, neutralize(ev.text)) for ev in evidence]
+    asked = f"Question: {neutralize(question, redact=False)}"
+    asked_cost = count(asked)
+    fixed_cost = count(SYSTEM_PROMPT) + 2 * asked_cost + 2 * MESSAGE_OVERHEAD_TOKENS
+
+    def middle() -> str:
+        block = "\n".join(_source_line(ev, text) for ev, text in sources) or "(no sources)"
+        return f"\n\n{SOURCES_OPEN}\n{block}\n{SOURCES_CLOSE}\n\n"
 
     def build() -> list[Message]:
-        block = "\n".join(_source_line(ev, text) for ev, text in sources) or "(no sources)"
-        asked = neutralize(question, redact=False)
-        user = f"Question: {asked}\n\n{SOURCES_OPEN}\n{block}\n{SOURCES_CLOSE}\n\nQuestion: {asked}"
+        user = f"{asked}{middle()}{asked}"
         return [{"role": "system", "content": SYSTEM_PROMPT}, *turns, {"role": "user", "content": user}]
 
     def cost(messages: list[Message]) -> int:
         return sum(count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
 
-    messages = build()
-    while cost(messages) > budget:
+    def estimate() -> int:
+        """The prompt's cost from its parts, the question's taken from `asked_cost`."""
+        return fixed_cost + sum(turn_costs) + count(middle())
+
+    def trim() -> bool:
+        """Drop the oldest turn, else the lowest source, else cut the last source; False when nothing is left."""
         if turns:
             turns.pop(0)
+            turn_costs.pop(0)
         elif len(sources) > 1:
             sources.pop()
         elif sources and len(sources[0][1]) > 40:
             ev, text = sources[0]
             sources[0] = (ev, clip_text(text, int(len(text) * 0.8)))
         else:
+            return False
+        return True
+
+    messages = build()
+    over = cost(messages) - budget
+    trimmed_all = False
+    for _ in range(PACKING_ROUNDS):
+        if over <= 0:
             break
+        seam = over + budget - estimate()  # tokens the parts' counts miss where they join
+        if not trim():
+            trimmed_all = True
+            break
+        while estimate() + seam > budget:
+            if not trim():
+                trimmed_all = True
+                break
         messages = build()
+        over = cost(messages) - budget
+    if trimmed_all and budget + over > context_window - MIN_ANSWER_TOKENS:
+        raise QuestionTooLongError(
+            f"the question is too long for the model's context window: with one source cut short the prompt "
+            f"takes {budget + over} of its {context_window} tokens, leaving no room for an answer; ask a shorter question")
     return messages
 
 

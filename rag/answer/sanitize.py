@@ -22,6 +22,22 @@ _INJECTION = re.compile(
 INJECTION_REDACTED = "[instruction-like text removed]"
 
 
+_POSED_ROLE = re.compile(r"^\W*(?:assistant|system|user|human|ai|bot|chatbot)\s*:", re.I)
+_POSED_MARKERS = re.compile(r"(?:^|\s)\[\s*\d+\s*\](?:\s*\[\s*\d+\s*\])+")
+
+
+def poses_as_model_output(text: str) -> bool:
+    """True for a document line dressed as a chat turn ("Assistant: ...") or carrying a run of
+    answer-style citation markers (" [1][2]"): what a reader would take for the assistant's words,
+    so it is never evidence. Labels ("Chair:", "From:") and footnote marks ("2019.[1]") are."""
+    return bool(_POSED_ROLE.match(text) or _POSED_MARKERS.search(text))
+
+
+def not_evidence(text: str) -> bool:
+    """A span that may not be quoted or cited: an instruction to the model, or a line posing as its output."""
+    return looks_like_injection(text) or poses_as_model_output(text)
+
+
 def looks_like_injection(text: str) -> bool:
     """True when `text` holds an instruction aimed at the model ("ignore previous instructions", "reply only with")."""
     return bool(_INJECTION.search(text))

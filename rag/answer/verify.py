@@ -2,8 +2,8 @@
 
 Each answer sentence is checked against every candidate span (a sentence of an evidence span, or
 the whole evidence span) with the one support rule of rag.answer.support (key terms, figures,
-negation, lexical cover and cosine), spans that read as instructions to the model excepted
-(rag.answer.sanitize.looks_like_injection).
+negation, lexical cover and cosine), spans that read as instructions to the model or pose as its
+output excepted (rag.answer.sanitize.not_evidence).
 If no single span passes, two spans from different sources may support a sentence together when
 every content term of it occurs in one of them and each brings at least two terms of its own.
 Among passing spans the one covering most of S wins, then the most similar (the model's [n]
@@ -25,7 +25,7 @@ from rag.answer.citebook import CitationBook
 from rag.answer.evidence import sentence_scores
 from rag.answer.gate import refusal
 from rag.answer.prompt import NOT_FOUND
-from rag.answer.sanitize import looks_like_injection
+from rag.answer.sanitize import not_evidence
 from rag.answer.support import Claim, Source, cover, supports
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences, trim_span
@@ -133,7 +133,7 @@ def _spans(evidence: Sequence[Evidence]) -> list[_Span]:
             pieces = pieces + [(0, len(ev.text))]
         for a, b in pieces:
             a2, b2 = trim_span(ev.text, a, b)
-            if b2 > a2 and not looks_like_injection(ev.text[a2:b2]):
+            if b2 > a2 and not not_evidence(ev.text[a2:b2]):
                 t = ev.text[a2:b2]
                 out.append(_Span(ev, ev.start + a2, ev.start + b2, t, Source.of(t, ev.text, ev.hit.title or "")))
     return out
@@ -142,7 +142,7 @@ def _spans(evidence: Sequence[Evidence]) -> list[_Span]:
 def _support(sentence: str, hints: tuple[int, ...], spans: list[_Span], sims: np.ndarray) -> list[_Span]:
     """The span(s) supporting `sentence` under rag.answer.support's rule, or [] when none does."""
     claim = Claim.of(sentence)
-    if not claim.terms:
+    if not claim.terms or not spans:
         return []
     scored = []
     for i, span in enumerate(spans):

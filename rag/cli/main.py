@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from rag import RagError, Settings, __version__
 from rag.api import AssistantAPI
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors read like every other error: one `Error:` line first, then
+    the (sub)command's usage, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"Error: {' '.join(message.split())}\n")
+        self.print_usage(sys.stderr)
+        sys.exit(EXIT_USAGE)
 
 
 def _common(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -65,7 +75,7 @@ def _llm(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentPars
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (kept import-light so `rag --help` is instant)."""
-    parser = argparse.ArgumentParser(prog="rag", description="Ask questions of, and summarise, your briefing "
+    parser = _Parser(prog="rag", description="Ask questions of, and summarise, your briefing "
                                      "documents offline, with verified citations.")
     parser.add_argument("--version", action="version", version=f"rag {__version__}")
     _common(parser)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -15,11 +16,24 @@ from rag.errors import RagError
 from rag.types import Answer, Brief, Citation, Claim, DocumentInfo, Hit, IngestReport
 
 WIDTH = 100
+PROGRESS_LOG_EVERY_S = 5.0  # an ingest log (stderr not a terminal) gets a progress line this often
 
 
 @contextmanager
-def progress_bar() -> Iterator[Any]:
-    """A tqdm bar on stderr (shown on a terminal only), fed by the ingest's progress callback."""
+def progress_bar(log_every_s: float = PROGRESS_LOG_EVERY_S) -> Iterator[Any]:
+    """The ingest's progress on stderr: a tqdm bar on a terminal; elsewhere (a log, a pipe) one
+    line at most every `log_every_s` seconds, so a long ingest shows it is alive."""
+    if not sys.stderr.isatty():
+        last = [0.0]
+
+        def log_line(done: int, total: int, current: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= log_every_s and current:
+                last[0] = now
+                print(f"ingest: {done}/{total} files; {current}", file=sys.stderr, flush=True)
+
+        yield log_line
+        return
     from tqdm import tqdm
 
     bar = None
@@ -27,9 +41,9 @@ def progress_bar() -> Iterator[Any]:
     def update(done: int, total: int, path: str) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="file", file=sys.stderr, disable=None, dynamic_ncols=True, leave=False)
+            bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
         bar.n = done
-        bar.set_postfix_str(path[-40:], refresh=True)
+        bar.set_postfix_str(path[-60:], refresh=True)
 
     try:
         yield update

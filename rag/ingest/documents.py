@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag.errors import DocumentError
+from rag.ingest.limits import LIMITS, MIB, ReadLimits
 from rag.ingest.markdown import markdown_sections
 from rag.ingest.readers.common import (
     Extracted,
@@ -26,6 +27,7 @@ from rag.types import Document, Source
 
 __all__ = ["read_document", "find_date", "FORMATS"]
 
+_TEXT_FORMATS = ("txt", "md")  # formats whose text is at least a quarter of their bytes (UTF-8)
 
 
 def read_txt(path: Path, data: bytes) -> Extracted:
@@ -49,7 +51,7 @@ def read_markdown(path: Path, data: bytes) -> Extracted:
     return Extracted(text=text, title=title or None, date=date, sections=sections)
 
 
-def _reader_for(fmt: str) -> Callable[[Path, bytes], Extracted]:
+def _reader_for(fmt: str, limits: ReadLimits) -> Callable[[Path, bytes], Extracted]:
     if fmt == "txt":
         return read_txt
     if fmt == "md":
@@ -64,15 +66,16 @@ def _reader_for(fmt: str) -> Callable[[Path, bytes], Extracted]:
         return read_pdf
     from rag.ingest.readers.docx import read_docx
 
-    return read_docx
+    return lambda path, data: read_docx(path, data, limits)
 
 
-def read_document(source: Source) -> Document:
+def read_document(source: Source, limits: ReadLimits = LIMITS) -> Document:
     """Read one source file into a Document (text, title, date, pages, sections).
 
     The reader is chosen by suffix. Title falls back to the file stem; date falls back to
     a date near the top of the text, then to the file's mtime (UTC). Raises DocumentError
-    (one line naming the file) for unreadable, empty, binary, damaged or encrypted files.
+    (one line naming the file) for unreadable, empty, binary, damaged or encrypted files, and
+    for files past `limits` (checked before parsing where the size is known up front).
     """
     path = Path(source.path).resolve()
     suffix = path.suffix.lower()
@@ -81,14 +84,26 @@ def read_document(source: Source) -> Document:
         supported = " ".join(sorted(SUPPORTED_SUFFIXES))
         raise fail(path, f"has unsupported file type {suffix or '(none)'}; supported: {supported}")
     try:
+        if not path.is_file():
+            raise fail(path, "is not a regular file (a FIFO, socket or device?)")
+        size = path.stat().st_size
+        if fmt in _TEXT_FORMATS and size > 4 * limits.max_text_chars:
+            raise fail(path, f"is {size / MIB:,.0f} MiB of text; one document may hold at most "
+                             f"{limits.max_text_chars:,} characters: split it")
+        if size > limits.max_file_bytes:
+            raise fail(path, f"is {size / MIB:,.0f} MiB; the largest file an ingest reads is "
+                             f"{limits.max_file_bytes // MIB} MiB: split it")
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if not data.strip():
         raise fail(path, "is empty")
-    extracted = _reader_for(fmt)(path, data)
+    extracted = _reader_for(fmt, limits)(path, data)
     if not extracted.text.strip():
         raise fail(path, "is empty")
+    if len(extracted.text) > limits.max_text_chars:
+        raise fail(path, f"holds {len(extracted.text):,} characters of text; one document may hold at most "
+                         f"{limits.max_text_chars:,}: split it")
     date = extracted.date or find_date(extracted.text[:4000]) or mtime_date(source.mtime)
     return Document(
         doc_id=doc_id_for(path),

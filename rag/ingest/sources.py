@@ -100,6 +100,8 @@ def _walk(root: Path, exclude: Sequence[str], failures: list[IngestFailure]) -> 
                 continue
             if candidate.is_file():
                 found.append(candidate.resolve())
+            elif not candidate.is_dir():
+                failures.append(IngestFailure(str(candidate), "not a regular file (a FIFO, socket or device)"))
     return found
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag import serialize
-from rag.config import Settings
+from rag.config import MAX_QUESTION_CHARS, Settings
 from rag.errors import IndexMissingError, RagError
 from rag.server.common import (
     INTERNAL_MESSAGE,
@@ -40,7 +40,7 @@ class AskRequest(BaseModel):
     """POST /ask."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000, description="the question, in plain words")
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question, in plain words")
     k: int | None = Field(default=None, ge=1, le=MAX_K, description=f"passages to retrieve (default {Settings.k})")
     doc_ids: list[str] = Field(default_factory=list, description="only these documents (ids or paths)")
     stream: bool = Field(default=False, description="answer as text/event-stream: token events, then answer")
@@ -50,7 +50,7 @@ class SearchRequest(BaseModel):
     """POST /search."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000, description="what to look for")
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="what to look for")
     k: int | None = Field(default=None, ge=1, le=MAX_K)
     mode: Literal["hybrid", "dense", "bm25"] | None = None
     doc_ids: list[str] = Field(default_factory=list)

@@ -39,6 +39,7 @@ from rag.server.common import (
     index_dir_of,
     rag_error_response,
 )
+from rag.server.limits import RequestLimits, uvicorn_options
 
 log = logging.getLogger("rag.server")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -50,7 +51,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _HTTP_KINDS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+               405: "method_not_allowed", 408: "timeout", 413: "too_large", 415: "unsupported_media_type"}
 
 _bearer = HTTPBearer(auto_error=False, description="the key given to `rag serve --api-key` (or RAG_API_KEY)")
 
@@ -184,11 +185,15 @@ def _add_local_docs(app: FastAPI) -> None:
 
 
 def create_app(assistant: AssistantAPI, *, max_waiting: int = DEFAULT_MAX_WAITING, max_upload_bytes: int | None = None,
+               max_body_bytes: int | None = None, read_timeout_s: float | None = None,
                api_key: str | None = None, allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS) -> FastAPI:
     """The FastAPI app serving `assistant`.
 
     `max_waiting`: generation requests allowed to wait while one runs (more get 429).
     `max_upload_bytes`: upload limit (default `settings.max_upload_mb` MiB).
+    `max_body_bytes`: body limit of every other route (default `settings.max_body_kb` KiB).
+    `read_timeout_s`: longest wait for the next piece of a request body (default `settings.read_timeout_s`);
+    the headers' deadline is the HTTP protocol's (`rag.server.limits.uvicorn_options`).
     `api_key`: required Bearer key (default `settings.api_key`; none means open).
     `allowed_hosts`: Host header values served (default loopback names; None: any).
     """
@@ -208,6 +213,8 @@ def create_app(assistant: AssistantAPI, *, max_waiting: int = DEFAULT_MAX_WAITIN
     _install_error_handlers(app)
     app.add_middleware(CatchAll)
     app.add_middleware(BrowserGuard, allowed_hosts=allowed_hosts)
+    app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes or settings.max_body_kb * 1024,
+                       read_timeout_s=read_timeout_s or settings.read_timeout_s, own_limit=("/documents",))
 
     @app.get("/health", summary="Liveness and index size (no key needed)")
     def health(request: Request) -> dict[str, Any]:
@@ -301,7 +308,7 @@ def serve(assistant: AssistantAPI, host: str = "127.0.0.1", port: int = 8000, *,
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     config = uvicorn.Config(app, log_level=log_level, log_config=_log_config(uvicorn), timeout_graceful_shutdown=5,
-                            server_header=False)
+                            server_header=False, **uvicorn_options(settings))
     gate: GenerationGate = app.state.gate
 
     class Server(uvicorn.Server):

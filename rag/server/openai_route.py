@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag import Answer, Citation, serialize
+from rag.config import MAX_CONVERSATION_CHARS, MAX_QUESTION_CHARS
 from rag.errors import RagError
 from rag.server.common import (
     INTERNAL_MESSAGE,
@@ -107,12 +108,22 @@ def answer_text(answer: Answer) -> str:
 
 
 def _conversation(body: ChatRequest) -> tuple[str, list[dict[str, str]]]:
+    """The question (the last user message) and the history; ApiError 422 when either is missing or too long."""
+    texts = [message_text(m) for m in body.messages]
     last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=-1)
-    if last_user < 0 or not message_text(body.messages[last_user]).strip():
+    question = texts[last_user].strip() if last_user >= 0 else ""
+    if not question:
         raise ApiError(422, "validation_error", "messages: no user message with text to answer")
-    history = [{"role": m.role, "content": strip_footnotes(message_text(m))}
-               for m in body.messages[:last_user] if m.role in ("user", "assistant")]
-    return message_text(body.messages[last_user]).strip(), [h for h in history if h["content"]]
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ApiError(422, "validation_error", f"messages[{last_user}].content: the question has {len(question):,} "
+                       f"characters; at most {MAX_QUESTION_CHARS:,} are allowed")
+    total = sum(len(t) for t in texts)
+    if total > MAX_CONVERSATION_CHARS:
+        raise ApiError(422, "validation_error", f"messages: the conversation has {total:,} characters; at most "
+                       f"{MAX_CONVERSATION_CHARS:,} are allowed in all")
+    history = [{"role": m.role, "content": strip_footnotes(t)}
+               for m, t in zip(body.messages[:last_user], texts) if m.role in ("user", "assistant")]
+    return question, [h for h in history if h["content"]]
 
 
 def _runner(assistant: Any, body: ChatRequest) -> Callable[[Callable[[str], None]], Answer]:

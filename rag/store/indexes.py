@@ -7,18 +7,22 @@ or after another process changed the index) and saved with an atomic rename.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from rag.errors import IndexCorruptError
-from rag.store.sqlite import Store, fsync_dir, write_atomic
+from rag.store.manifest import fsync_dir, write_atomic
+from rag.store.sqlite import DB_NAME, Store
+
+log = logging.getLogger("rag.store")
 
 FLAT_LIMIT = 50_000  # up to this many chunks search is exact (flat); past it an IVF index is built
 IVF_CELLS_PER_SQRT = 2  # nlist = 2 * sqrt(n): about 630 cells at 100k chunks, 2,000 at 1M
@@ -106,7 +110,16 @@ class VectorIndex:
             index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
         except (RuntimeError, OSError) as exc:
             raise IndexCorruptError(f"{path}: {exc}") from exc
+        if index.d != dim or not hasattr(index, "id_map"):
+            raise IndexCorruptError(f"{path}: a {index.d}-dimension {type(index).__name__}, not the "
+                                    f"{dim}-dimension id-mapped index the store needs")
         return cls(index, dim)
+
+    def held_ids(self) -> np.ndarray:
+        """The chunk rowids the index holds."""
+        import faiss
+
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rowids, cosine scores) of the k nearest chunks, limited to `allowed` rowids if given."""
@@ -207,9 +220,16 @@ class KeywordIndex:
         try:
             ids = np.load(folder / "ids.npy")
             retriever = bm25s.BM25.load(str(folder), show_progress=False) if len(ids) else bm25s.BM25()
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError) as exc:
             raise IndexCorruptError(f"{folder}: {exc}") from exc
+        documents = int(retriever.scores.get("num_docs", 0)) if len(ids) else 0
+        if ids.ndim != 1 or documents != len(ids):
+            raise IndexCorruptError(f"{folder}: {len(ids)} ids for {documents} BM25 documents")
         return cls(retriever, ids)
+
+    def held_ids(self) -> np.ndarray:
+        """The chunk rowids the index holds."""
+        return self.ids
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rowids, BM25 scores > 0) of the best k chunks, limited to `allowed` rowids if given."""
@@ -247,19 +267,27 @@ class SearchIndexes:
 
 
 def load_or_build(store: Store) -> SearchIndexes:
-    """Load the derived indexes of the store's current generation, rebuilding them if missing."""
+    """Load the derived indexes of the store's current generation, rebuilding them if missing.
+
+    A derived file that cannot be read, or whose ids are not exactly the chunks SQLite holds, is
+    rebuilt from SQLite and saved in its place (a warning on the `rag` logger names it).
+    """
     folder = store.index_dir
     gen = store.generation
     vec_path, kw_path = folder / f"vectors.g{gen}.faiss", folder / f"bm25.g{gen}"
-    if vec_path.exists() and (kw_path / "ids.npy").exists():
-        return SearchIndexes(gen, VectorIndex.load(vec_path, store.manifest.dim), KeywordIndex.load(kw_path))
-    ids, vecs = store.vectors()
-    kw_ids, texts = store.keyword_texts()
-    vectors = VectorIndex.build(ids, vecs, store.manifest.dim)
-    keywords = KeywordIndex.build(kw_ids, texts)
+    fingerprint = store.chunk_fingerprint()
+    vectors = _load_checked(vec_path, lambda: VectorIndex.load(vec_path, store.manifest.dim), fingerprint)
+    keywords = _load_checked(kw_path, lambda: KeywordIndex.load(kw_path), fingerprint)
+    if vectors is None:
+        ids, vecs = store.vectors()
+        vectors = VectorIndex.build(ids, vecs, store.manifest.dim)
+    if keywords is None:
+        kw_ids, texts = store.keyword_texts()
+        keywords = KeywordIndex.build(kw_ids, texts)
     if store.generation == gen:  # nobody wrote meanwhile: what we built is generation `gen`
         try:
-            vectors.save(vec_path)
+            if not vec_path.exists():
+                vectors.save(vec_path)
             store.record_vector_index(vectors.describe())
             if not kw_path.exists():
                 keywords.save(kw_path)
@@ -267,6 +295,37 @@ def load_or_build(store: Store) -> SearchIndexes:
         except PermissionError:
             pass  # a read-only index still answers from the in-memory build
     return SearchIndexes(gen, vectors, keywords)
+
+
+_Derived = TypeVar("_Derived", "VectorIndex", "KeywordIndex")
+
+
+def _load_checked(path: Path, load: Callable[[], _Derived], expected: tuple[int, int, int, int]) -> _Derived | None:
+    """The derived index at `path` when it loads and holds exactly the expected chunk ids; else
+    None, with the damaged file removed so that the rebuild can take its place."""
+    if not path.exists():
+        return None
+    try:
+        index = load()
+        problem = None if _fingerprint(index.held_ids()) == expected else "its chunk ids differ from the store's"
+    except IndexCorruptError as exc:
+        problem = str(exc).removeprefix(f"{path}: ")
+    if problem is None:
+        return index
+    log.warning("%s was damaged (%s); rebuilt from %s", path, " ".join(problem.split())[:200], DB_NAME)
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    return None
+
+
+def _fingerprint(ids: np.ndarray) -> tuple[int, int, int, int]:
+    """(count, min, max, sum) of chunk rowids, as Store.chunk_fingerprint gives them."""
+    if len(ids) == 0:
+        return 0, 0, 0, 0
+    ids = ids.astype(np.int64)
+    return len(ids), int(ids.min()), int(ids.max()), int(ids.sum())
 
 
 def _remove_other_generations(folder: Path, keep: int) -> None:

@@ -10,23 +10,31 @@ re-run of the ingest converges to what a clean ingest gives.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError, NotFoundError
+from rag.errors import (
+    ConfigError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexMissingError,
+    NotFoundError,
+)
+from rag.store.manifest import Manifest, write_atomic
 from rag.types import Chunk, Document, DocumentInfo, Page, Section
 
 FORMAT_VERSION = 1
 DB_NAME = "rag.sqlite"
 MANIFEST_NAME = "manifest.json"
+_REBUILD = "rebuild it: move {index_dir} aside, then `rag ingest` your documents again"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,63 +50,6 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id, ordinal);
 CREATE TABLE IF NOT EXISTS embeddings (embed_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What an index was built with; opening it with something else is an error."""
-
-    format_version: int
-    embedder_id: str
-    dim: int
-    chunking: str  # e.g. "structure-v1/200/40"
-    created: float
-    vector_index: dict | None = None  # the derived FAISS index's kind and settings, once built
-
-    def to_json(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "format_version": self.format_version,
-            "embedder": {"id": self.embedder_id, "dim": self.dim},
-            "chunking": self.chunking,
-            "created": self.created,
-        }
-        if self.vector_index is not None:
-            data["vector_index"] = self.vector_index
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict, path: Path) -> "Manifest":
-        try:
-            return cls(
-                format_version=int(data["format_version"]),
-                embedder_id=str(data["embedder"]["id"]),
-                dim=int(data["embedder"]["dim"]),
-                chunking=str(data["chunking"]),
-                created=float(data.get("created", 0.0)),
-                vector_index=dict(data["vector_index"]) if isinstance(data.get("vector_index"), dict) else None,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise IndexCorruptError(f"{path}: manifest is unreadable ({exc}); rebuild the index") from exc
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename inside `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Store:
@@ -118,6 +69,8 @@ class Store:
         index_dir = Path(index_dir)
         db_path = index_dir / DB_NAME
         manifest_path = index_dir / MANIFEST_NAME
+        if index_dir.exists() and not index_dir.is_dir():
+            raise ConfigError(f"--index {index_dir} is a file, not a folder: pass a folder (it is created if missing)")
         if not db_path.exists() or not manifest_path.exists():
             if not create:
                 raise IndexMissingError(
@@ -145,11 +98,26 @@ class Store:
                 f"index in {index_dir} was built with embedder {manifest.embedder_id!r}, not {embedder_id!r}: "
                 f"use --embedder {manifest.embedder_id} (or RAG_EMBEDDER), or rebuild with the new one: "
                 f"delete {index_dir} and run `rag ingest` again")
+        if db_path.stat().st_size == 0:
+            raise IndexCorruptError(f"{db_path} is empty (0 bytes) beside {manifest_path}: "
+                                    + _REBUILD.format(index_dir=index_dir))
         try:
             conn = _connect(db_path)
+            if conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone() is None:
+                raise IndexCorruptError(f"{db_path} has no generation record: " + _REBUILD.format(index_dir=index_dir))
             conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT length(vector) FROM embeddings LIMIT 1").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise IndexCorruptError(f"{db_path}: {exc}") from exc
+            raise IndexCorruptError(f"{db_path}: {exc}; " + _REBUILD.format(index_dir=index_dir)) from exc
+        if row is not None and row[0] != 4 * manifest.dim:
+            conn.close()
+            raise IndexCorruptError(
+                f"{manifest_path} gives embedding dimension {manifest.dim} but {db_path} holds vectors of "
+                f"{row[0] // 4}: {_REBUILD.format(index_dir=index_dir)}")
+        if dim is not None and dim != manifest.dim:
+            conn.close()
+            raise IndexMismatchError(f"index in {index_dir} holds {manifest.dim}-dimension vectors; the embedder "
+                                     f"gives {dim}: " + _REBUILD.format(index_dir=index_dir))
         return cls(index_dir, conn, manifest)
 
     def close(self) -> None:
@@ -278,6 +246,12 @@ class Store:
                 f"SELECT c.id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where}", args).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def chunk_fingerprint(self) -> tuple[int, int, int, int]:
+        """(count, min, max, sum) of the chunk rowids: what a derived index must hold."""
+        with self._lock:
+            row = self._conn.execute("SELECT COUNT(*), MIN(id), MAX(id), SUM(id) FROM chunks").fetchone()
+        return (int(row[0]), int(row[1]), int(row[2]), int(row[3])) if row[0] else (0, 0, 0, 0)
+
     def dates_by_rowid(self, rowids: Sequence[int]) -> dict[int, str | None]:
         """rowid -> the date of the chunk's document (None when undated)."""
         ids = [int(i) for i in rowids]
@@ -356,6 +330,14 @@ class Store:
                     [(c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.page, c.heading, c.text, h)
                      for c, h in zip(chunks, embed_hashes)])
             self._bump_generation()
+
+    def put_embeddings(self, vectors: dict[str, np.ndarray]) -> None:
+        """Add embeddings to the cache in one transaction (no chunk uses them yet; the generation
+        is unchanged, and prune_embeddings drops them if no document ever does)."""
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
+                [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()])
 
     def remove_documents(self, doc_ids: Sequence[str]) -> None:
         """Delete documents and their chunks in one transaction."""

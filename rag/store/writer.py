@@ -59,14 +59,18 @@ def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exc
 
     def flush() -> None:
         if pending.items:
-            _write_batch(store, embedder, pending.items, signature)
+            name = pending.items[-1][0].path
+            report = (lambda note: progress(done["files"], total, f"{name} ({note})")) if progress else None
+            _write_batch(store, embedder, pending.items, signature, report)
             for _, _, is_new in pending.items:
                 counts["added" if is_new else "updated"] += 1
         pending.items.clear()
         pending.chunks = 0
 
     total = len(found.files)
+    done = {"files": 0}
     for i, path in enumerate(found.files):
+        done["files"] = i
         seen.add(str(path))
         if progress:
             progress(i, total, str(path))
@@ -103,7 +107,10 @@ def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exc
 
 
 def _write_batch(store: Store, embedder: Embedder, items: list[tuple[Document, list[Chunk], bool]],
-                 signature: str) -> None:
+                 signature: str, report: Callable[[str], None] | None = None) -> None:
+    """Embed what the cache lacks, BATCH_CHUNKS texts at a time, each slice committed to the
+    embedding cache as it is done (a kill loses one slice, a re-run reuses the rest); then the
+    documents and chunks in one transaction."""
     texts: list[str] = []
     hashes: list[list[str]] = []
     for doc, chunks, _ in items:
@@ -111,14 +118,23 @@ def _write_batch(store: Store, embedder: Embedder, items: list[tuple[Document, l
         texts += doc_texts
         hashes.append([embed_hash(embedder.id, t) for t in doc_texts])
     flat = [h for hs in hashes for h in hs]
-    vectors = store.cached_vectors(flat)
-    missing = {h: t for h, t in zip(flat, texts) if h not in vectors}
-    if missing:
-        fresh = embedder.embed(list(missing.values()))
-        vectors.update(zip(missing.keys(), np.asarray(fresh, dtype=np.float32)))
+    cached = set(store.cached_vectors(flat))
+    missing = list({h: t for h, t in zip(flat, texts) if h not in cached}.items())
+    for start in range(0, len(missing), BATCH_CHUNKS):
+        part = missing[start:start + BATCH_CHUNKS]
+        fresh = np.asarray(embedder.embed([t for _, t in part]), dtype=np.float32)
+        if len(missing) > BATCH_CHUNKS:
+            store.put_embeddings(dict(zip((h for h, _ in part), fresh)))
+            if report:
+                report(f"{min(start + BATCH_CHUNKS, len(missing)):,} of {len(missing):,} chunks embedded")
+        else:
+            cached_now = dict(zip((h for h, _ in part), fresh))
+            break
+    else:
+        cached_now = {}
     store.put_documents(
         [(doc, chunks, doc_hashes) for (doc, chunks, _), doc_hashes in zip(items, hashes)],
-        {h: vectors[h] for h in missing}, signature)
+        cached_now, signature)
 
 
 def _under(path: str, roots: Sequence[Path]) -> bool:

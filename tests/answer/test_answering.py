@@ -9,7 +9,8 @@ import pytest
 
 from rag.answer.prompt import ANSWER_STOP
 from rag.assistant import Assistant
-from rag.config import Settings
+from rag.config import MAX_QUESTION_CHARS, Settings
+from rag.errors import QuestionTooLongError
 from tests.fakes import HashingEmbedder, KeywordJudge, ScriptedGenerator
 
 PAGE_ONE = "The harbour board met in Sorvik on 3 March 2026 to review the dredging plan."
@@ -87,3 +88,18 @@ def test_the_judge_reranks_on_request_and_is_recorded(tmp_path: Path, corpus: Pa
         calls = len(gen.calls)
         assert a.ask("Which orchestra plays the harbour festival overture?").refused
         assert len(gen.calls) == calls  # refused by the gate, before the model was called
+
+
+def test_an_over_long_question_is_refused_before_any_model_runs(tmp_path: Path, corpus: Path) -> None:
+    gen = RecordingGenerator(["The levy takes effect on 1 January 2027."])
+    too_long = "Why? " * (MAX_QUESTION_CHARS // 5 + 1)
+    with Assistant(Settings(index_dir=tmp_path / "index"), embedder=HashingEmbedder(), generator=gen) as a:
+        a.ingest([corpus])
+        with pytest.raises(QuestionTooLongError, match=f"{MAX_QUESTION_CHARS:,} characters"):
+            a.ask(too_long)
+        session = a.chat()
+        session.history = [{"role": "user", "content": "When?"}, {"role": "assistant", "content": "Soon."}]
+        with pytest.raises(QuestionTooLongError):
+            session.ask(too_long)
+        assert a.ask("x" * MAX_QUESTION_CHARS).question == "x" * MAX_QUESTION_CHARS  # the cap itself is allowed
+    assert len(gen.calls) <= 1  # only the question within the cap reached the model

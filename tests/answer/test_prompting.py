@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.answer.evidence import select_evidence
 from rag.answer.followup import rewrite_messages, standalone_question
 from rag.answer.prompt import NOT_FOUND, SOURCES_CLOSE, SOURCES_OPEN, answer_messages
 from rag.answer.sanitize import INJECTION_REDACTED, neutralize
 from rag.config import Settings
+from rag.errors import QuestionTooLongError
 from rag.types import Chunk, Evidence, Hit
 from tests.fakes import HashingEmbedder
 
@@ -107,6 +110,31 @@ def test_packing_drops_history_then_sources_then_clips() -> None:
     assert "[1] (Quay memo" in tiny[-1]["content"] and "…" in tiny[-1]["content"]
     counted = answer_messages("Q?", evidence, (), context_window=1200, count_tokens=lambda s: len(s.split()))
     assert "[2]" in counted[-1]["content"] and "[3]" not in counted[-1]["content"]
+
+
+def test_packing_tokenises_the_question_a_bounded_number_of_times() -> None:
+    long = "word " * 300
+    evidence = _evidence([f"Source number {i} {long}." for i in range(1, 9)])
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"earlier turn {i} " * 40} for i in range(4)]
+    question = "What did the harbour committee decide about the quay? " * 10
+    seen: list[str] = []
+
+    def count(text: str) -> int:
+        seen.append(text)
+        return len(text.split())
+
+    messages = answer_messages(question, evidence, history, context_window=800, count_tokens=count,
+                               reserve_tokens=100)
+    user = messages[-1]["content"]
+    assert len(messages) == 2 and "[1]" in user and "[2]" not in user  # history and 7 sources went
+    assert sum(len(m["content"].split()) + 8 for m in messages) <= 700
+    assert sum("harbour committee" in text for text in seen) <= 3  # alone, the first prompt, the packed one
+
+
+def test_a_question_that_cannot_fit_the_window_is_refused() -> None:
+    evidence = _evidence(["The quay cost 40 million euros."])
+    with pytest.raises(QuestionTooLongError, match="context window"):
+        answer_messages("Why was the quay so expensive? " * 60, evidence, context_window=1024)
 
 
 HISTORY = [

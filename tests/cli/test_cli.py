@@ -41,8 +41,10 @@ def test_help_imports_no_heavy_library_and_usage_errors_exit_2(tmp_path):
 ])
 def test_bad_options_exit_2_with_the_subcommands_usage(tmp_path, args, message):
     out = run(*args, index=tmp_path / "index")
-    assert out.returncode == 2 and message in out.stderr, out.stderr
-    assert out.stderr.startswith(f"usage: rag {args[0]} ") and out.stdout == ""
+    assert out.returncode == 2 and out.stdout == "", out.stderr
+    first, *usage = out.stderr.splitlines()
+    assert first.startswith("Error: ") and message in first
+    assert usage[0].startswith(f"usage: rag {args[0]} ")
 
 
 def test_ingest_of_a_missing_path_is_one_error_line_and_creates_nothing(tmp_path):
@@ -51,6 +53,16 @@ def test_ingest_of_a_missing_path_is_one_error_line_and_creates_nothing(tmp_path
     assert out.stderr.strip().splitlines() == [f"Error: no such file or folder: {tmp_path / 'no' / 'such' / 'path'} "
                                                "(nothing was indexed)"]
     assert not (tmp_path / "index").exists()
+
+
+def test_an_index_option_naming_a_file_is_one_error_line_not_a_traceback(tmp_path, corpus):
+    not_a_folder = tmp_path / "index.txt"
+    not_a_folder.write_text("notes")
+    out = run("ingest", str(corpus), index=not_a_folder)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        f"Error: --index {not_a_folder} is a file, not a folder: pass a folder (it is created if missing)"]
+    assert not_a_folder.read_text() == "notes"
 
 
 def test_missing_index_is_one_error_line(tmp_path):

@@ -82,6 +82,17 @@ def test_ask_returns_the_answer_json(fake, url):
     assert answer["sentences"][1] == {"text": "Everyone welcomed the change.", "citations": [], "supported": False}
 
 
+def test_answers_over_http_carry_the_index_version_but_no_server_path(fake, url):
+    folder = fake.settings.index_dir
+    plain = httpx.post(f"{url}/ask", json={"question": "When?"})
+    with httpx.stream("POST", f"{url}/ask", json={"question": "When?", "stream": True}) as response:
+        streamed = parse_sse("".join(response.iter_text()))[-1][1]
+    summary = httpx.post(f"{url}/summarize", json={})
+    for body in (plain.text, streamed, summary.text):
+        assert str(folder.resolve()) not in body and str(folder) not in body and str(folder.parent) not in body
+        assert json.loads(body)["index"] == {"version": fake.version}
+
+
 def test_ask_stream_sends_tokens_then_the_answer(url):
     with httpx.stream("POST", f"{url}/ask", json={"question": "When?", "stream": True}) as response:
         assert response.status_code == 200

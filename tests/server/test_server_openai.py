@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from rag.config import MAX_CONVERSATION_CHARS, MAX_QUESTION_CHARS
 from rag.server.app import create_app
 from rag.server.openai_route import SOURCES_HEADING, UNVERIFIED_HEADING, strip_footnotes
 from tests.server_fixtures import LEVY_TEXT, SUPPORTED, UNSUPPORTED, fake_assistant, parse_sse, running_server
@@ -103,3 +104,31 @@ def test_raw_stream_format_ends_with_done(fake):
 def test_strip_footnotes_leaves_other_text_alone():
     assert strip_footnotes("Plain text.\n\nMore.") == "Plain text.\n\nMore."
     assert strip_footnotes(f"A [1].\n\n{UNVERIFIED_HEADING}\n- B") == "A [1]."
+
+
+def test_an_over_long_question_or_conversation_is_a_422_naming_the_field(fake):
+    with running_server(create_app(fake)) as base:
+        def post(messages: list) -> httpx.Response:
+            return httpx.post(f"{base}/v1/chat/completions", headers={"Authorization": "Bearer k-123"},
+                              json={"messages": messages}, timeout=30)
+
+        def refused(response: httpx.Response) -> str:
+            assert response.status_code == 422, response.text
+            error = response.json()["error"]
+            assert error["type"] == "validation_error"
+            return error["message"]
+
+        too_long = "x" * (MAX_QUESTION_CHARS + 1)
+        assert "messages[0].content" in refused(post([{"role": "user", "content": too_long}]))
+        parts = [{"role": "system", "content": "Be brief."},
+                 {"role": "user", "content": [{"type": "text", "text": too_long}]}]
+        message = refused(post(parts))
+        assert "messages[1].content" in message and f"{MAX_QUESTION_CHARS:,}" in message
+        earlier = [{"role": "user", "content": "y" * MAX_QUESTION_CHARS},
+                   {"role": "assistant", "content": "z" * MAX_QUESTION_CHARS}]
+        chatty = earlier * (MAX_CONVERSATION_CHARS // (2 * MAX_QUESTION_CHARS)) + [{"role": "user", "content": "q"}]
+        assert refused(post(chatty)).startswith("messages:")
+        assert post([{"role": "user", "content": "w" * MAX_QUESTION_CHARS}]).status_code == 200
+        ask = httpx.post(f"{base}/ask", headers={"Authorization": "Bearer k-123"}, json={"question": too_long})
+        assert ask.status_code == 422 and "question" in ask.json()["error"]["message"]
+    assert fake.finished == ["answer"]  # only the question within the cap reached the model

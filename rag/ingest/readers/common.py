@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -203,3 +204,39 @@ def looks_binary(text: str, sample: int = 65536) -> bool:
     if "\x00" in head:
         return True
     return len(_CONTROL.findall(head)) > 0.05 * len(head)
+
+
+_BAD_CATEGORIES = ("Cc", "Co", "Cn", "Cs")  # controls, private use, unassigned, surrogates
+GARBLED_READABLE_SHARE = 0.5
+"""A text is garbled when under half its non-space characters are readable; a real page, even a
+table of figures, scores above 0.8 (tests/ingest/test_documents.py, the garbling table)."""
+
+
+def _readable_chars(word: str) -> bool:
+    return not any(unicodedata.category(ch) in _BAD_CATEGORIES or ch == "\ufffd" for ch in word)
+
+
+def _readable_word(word: str) -> bool:
+    letters = sum(ch.isalnum() for ch in word)
+    return len(word) <= 30 and letters >= 0.5 * len(word) and _readable_chars(word)
+
+
+def readable_share(text: str, sample: int = 20000) -> float:
+    """Share of non-space characters in readable words (short, at least half letters or digits, no
+    control or private-use characters); ideographic scripts count character by character."""
+    head = text[:sample]
+    total = readable = 0
+    for word in head.split():
+        if len(word) <= 3 and not any(ch.isalnum() for ch in word) and _readable_chars(word):
+            continue  # a rule, a bullet or a table's "|": neither readable nor noise
+        total += len(word)
+        if _readable_word(word):
+            readable += len(word)
+        else:
+            readable += sum(unicodedata.category(ch) == "Lo" for ch in word)
+    return readable / total if total else 1.0
+
+
+def looks_garbled(text: str) -> bool:
+    """True for a text layer of mojibake or binary noise (see GARBLED_READABLE_SHARE)."""
+    return readable_share(text) < GARBLED_READABLE_SHARE

@@ -10,7 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from rag.ingest.readers.common import BLOCK_SEP, Extracted, clean_title, fail, parse_date, title_from_lines
+from rag.ingest.readers.common import (
+    BLOCK_SEP,
+    Extracted,
+    clean_title,
+    fail,
+    looks_garbled,
+    parse_date,
+    title_from_lines,
+)
 from rag.types import Page
 
 log = logging.getLogger(__name__)
@@ -101,6 +109,7 @@ def read_pdf(path: Path, data: bytes) -> Extracted:
         if count == 0:
             raise fail(path, "has no pages")
         texts: list[str] = []
+        garbled = 0
         for number in range(count):
             try:
                 raw = reader.pages[number].extract_text() or ""
@@ -109,12 +118,21 @@ def read_pdf(path: Path, data: bytes) -> Extracted:
                 log.warning("%s: page %d could not be read (%s); its text is skipped",
                             path, number + 1, exc)
                 raw = ""
-            texts.append(clean_page(raw))
+            page_text = clean_page(raw)
+            if page_text and looks_garbled(page_text):
+                log.warning("%s: page %d has a garbled text layer (broken font encoding?); its text is skipped",
+                            path, number + 1)
+                garbled += 1
+                page_text = ""
+            texts.append(page_text)
         try:
             title, date = _metadata(reader)
         except (PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("%s: unreadable metadata (%s)", path, exc)
             title, date = None, None
+    if not any(texts) and garbled:
+        raise fail(path, f"has a garbled text layer on {'its page' if count == 1 else f'{garbled} of {count} pages'} "
+                         "and no readable text (broken font encoding, or binary noise)")
     if not any(texts):
         raise fail(path, "has no extractable text (scanned?)")
     parts: list[str] = []
