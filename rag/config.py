@@ -73,6 +73,10 @@ class Settings:
     """Sampling temperature; 0 is deterministic [RAG_TEMPERATURE]."""
     seed: int = 42
     """Sampling seed [RAG_SEED]."""
+    repeat_penalty: float = 1.0
+    """llama.cpp's repeat penalty over the last 64 tokens; 1.0 is off. Left off by default: answers
+    quote their sources word for word, and loops are stopped by rag.generate.loops instead; see
+    README "Quality and speed" for the measurement [RAG_REPEAT_PENALTY]."""
     chunk_tokens: int = 200
     """Target chunk length in (approximate) tokens [RAG_CHUNK_TOKENS]."""
     chunk_overlap: int = 40

@@ -57,6 +57,10 @@ class Thresholds:
     """Cosine(claim, span) needed beside lex_support; hand-set, same benches."""
     uncovered_per: int = 5
     """One content term in this many may be missing from a supporting span; hand-set, same benches."""
+    figure_window: int = 6
+    """Words before a number of a span that may name what it measures ("expects the levy to raise
+    340" names it four words back); hand-set on tests/answer/test_support.py, checked by
+    `bench/bench_qa.py --split eval --limit 100` (quote precision before/after in the README)."""
 
     # -- answer verification (rag/answer/verify.py) --------------------------------------------------
     hint_bonus: float = 0.1

@@ -1,12 +1,17 @@
 """Does a source span support a claim? The one rule behind every citation: answers, summaries, briefs.
 
 A claim (an answer sentence, or one clause of a summary sentence) is supported by a source span
-(a sentence of the evidence or of a document) when all of these hold:
-  1. every key term of the claim (numbers and names, rag.retrieve.lexical.key_terms) occurs in
-     the source's context (the span, the passage around it and its document title);
-  2. what each figure is said to measure is in the source too: the content words of the two
-     words before a number of the claim occur in the span or the title;
-  3. the claim and the clause of the span that shares most of its words agree on negation;
+(a sentence of the evidence or of a document: the quote a reader checks) when all of these hold:
+  1. every key term of the claim (numbers, dates and names, rag.retrieve.lexical.key_terms)
+     occurs in the span or its document title: a reader sees each of them in the quote;
+  2. each figure measures the same thing: for every number of the claim with content words among
+     the two words before it, one of those words occurs shortly before the same number in the span
+     (within `figure_window` words, not past another number), or in the title. "The levy will raise
+     340 million" is not supported by "the levy would raise 310 million, not the 340 million
+     stated by the Ministry";
+  3. the claim and the clause of the span that shares most of its words agree on negation, and a
+     plain claim is not supported by a hedged clause (rag.retrieve.lexical.HEDGES: "We recommend
+     that the Office complete a revaluation" does not support "The Office completed a revaluation");
   4. lexical cover: the share of the claim's content terms found in the span (plus the title) is
      at least `lex_strong`, or at least `lex_support` with cosine(claim, span) >= `sim_support` and
      at most one content term in `uncovered_per` (at least one) missing.
@@ -20,7 +25,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.retrieve.lexical import content_terms, content_words, has_negation, key_terms, overlap, words
+from rag.retrieve.lexical import (
+    content_terms,
+    content_words,
+    has_negation,
+    is_hedged,
+    key_terms,
+    normalize_term,
+    overlap,
+    words,
+)
 from rag.thresholds import THRESHOLDS
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -39,6 +53,23 @@ def clauses(text: str) -> list[str]:
     return out or [text]
 
 
+def _figures(text: str, window: int) -> tuple[tuple[str, frozenset[str]], ...]:
+    """(number, normalised content words among the `window` words before it, not past another
+    number) for every number of `text`."""
+    tokens = words(text)
+    out = []
+    for i, token in enumerate(tokens):
+        if not _NUMBER.fullmatch(token):
+            continue
+        before: list[str] = []
+        for previous in reversed(tokens[max(0, i - window):i]):
+            if _NUMBER.fullmatch(previous):
+                break
+            before.append(previous)
+        out.append((normalize_term(token), frozenset(normalize_term(w) for w in content_words(" ".join(before)))))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Claim:
     """A sentence or clause to check, with its terms read once."""
@@ -46,17 +77,15 @@ class Claim:
     text: str
     terms: frozenset[str]
     keys: frozenset[str]
-    measures: frozenset[str]
+    figures: tuple[tuple[str, frozenset[str]], ...]
     negated: bool
+    hedged: bool
 
     @classmethod
     def of(cls, text: str) -> "Claim":
-        """Read `text`: content terms, key terms, the words naming its figures, negation."""
-        measured: set[str] = set()
-        for m in _NUMBER.finditer(text):
-            measured |= content_words(" ".join(words(text[: m.start()])[-2:]))
-        return cls(text, frozenset(content_terms(text)), frozenset(key_terms(text)), frozenset(measured),
-                   has_negation(text))
+        """Read `text`: content terms, key terms, each figure with the words naming it, negation, hedging."""
+        return cls(text, frozenset(content_terms(text)), frozenset(key_terms(text)), _figures(text, 2),
+                   has_negation(text), is_hedged(text))
 
 
 @dataclass(frozen=True)
@@ -65,21 +94,33 @@ class Source:
 
     text: str
     terms: frozenset[str]
-    context: frozenset[str]
     title: frozenset[str] = frozenset()
+    figures: tuple[tuple[str, frozenset[str]], ...] = ()
 
     @classmethod
-    def of(cls, text: str, context: str = "", title: str = "") -> "Source":
-        """Read a span; `context` is the passage around it (key terms may come from there)."""
-        terms = frozenset(content_terms(text))
-        title_terms = frozenset(content_terms(title))
-        return cls(text, terms, terms | frozenset(content_terms(context)) | title_terms, title_terms)
+    def of(cls, text: str, title: str = "") -> "Source":
+        """Read a span (the quote) and its document title."""
+        return cls(text, frozenset(content_terms(text)), frozenset(content_terms(title)),
+                   _figures(text, THRESHOLDS.figure_window))
 
-    def negation_for(self, claim: Claim) -> bool:
-        """Negation of the clause of this span that shares most content terms with `claim`."""
+    @property
+    def found(self) -> frozenset[str]:
+        """What a reader of the quote sees: the span's terms and the title's."""
+        return self.terms | self.title
+
+    def clause_for(self, claim: Claim) -> str:
+        """The clause of this span that shares most content terms with `claim`."""
         parts = clauses(self.text)
-        best = max(parts, key=lambda c: len(claim.terms & content_terms(c))) if len(parts) > 1 else self.text
-        return has_negation(best)
+        return max(parts, key=lambda c: len(claim.terms & content_terms(c))) if len(parts) > 1 else self.text
+
+    def measures(self, claim: Claim) -> bool:
+        """Rule 2: each figure of the claim is named in the span as the claim names it."""
+        for number, named in claim.figures:
+            if not named or named & self.title:
+                continue
+            if not any(n == number and named & before for n, before in self.figures):
+                return False
+        return True
 
 
 def cover(claim: Claim, source: Source) -> float:
@@ -91,8 +132,8 @@ def supports(claim: Claim, source: Source, cosine: float) -> bool:
     """The support rule of the module docstring; `cosine` is the embedding similarity of the two."""
     if not claim.terms:
         return False
-    found = source.terms | source.title
-    if not claim.keys <= source.context or not claim.measures <= found:
+    found = source.found
+    if not claim.keys <= found or not source.measures(claim):
         return False
     lex = overlap(set(claim.terms), set(found))
     uncovered = len(claim.terms - found)
@@ -100,4 +141,7 @@ def supports(claim: Claim, source: Source, cosine: float) -> bool:
         lex >= THRESHOLDS.lex_support and cosine >= THRESHOLDS.sim_support
         and uncovered <= max(1, len(claim.terms) // THRESHOLDS.uncovered_per)
     )
-    return lexical and source.negation_for(claim) == claim.negated
+    if not lexical:
+        return False
+    clause = source.clause_for(claim)
+    return has_negation(clause) == claim.negated and (claim.hedged or not is_hedged(clause))

@@ -135,7 +135,7 @@ def _spans(evidence: Sequence[Evidence]) -> list[_Span]:
             a2, b2 = trim_span(ev.text, a, b)
             if b2 > a2 and not not_evidence(ev.text[a2:b2]):
                 t = ev.text[a2:b2]
-                out.append(_Span(ev, ev.start + a2, ev.start + b2, t, Source.of(t, ev.text, ev.hit.title or "")))
+                out.append(_Span(ev, ev.start + a2, ev.start + b2, t, Source.of(t, ev.hit.title or "")))
     return out
 
 
@@ -156,7 +156,7 @@ def _support(sentence: str, hints: tuple[int, ...], spans: list[_Span], sims: np
     for *_, i in scored[:4]:
         for *_, j in scored[:6]:
             a, b = spans[i].source, spans[j].source
-            if spans[i].ev.n == spans[j].ev.n or not (keys <= (a.context | b.context)):
+            if spans[i].ev.n == spans[j].ev.n or not (keys <= (a.found | b.found)):
                 continue
             both = a.terms | b.terms | a.title | b.title
             if terms <= both and len(terms & a.terms - b.terms) >= 2 and len(terms & b.terms - a.terms) >= 2:

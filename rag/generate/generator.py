@@ -11,6 +11,7 @@ from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
 from rag.config import Settings, cache_root
 from rag.errors import GenerationError, ModelError
+from rag.generate.loops import stop_loops
 from rag.types import Message
 
 
@@ -135,7 +136,8 @@ class LlamaCppGenerator:
             return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()) -> Iterator[str]:
-        """Yield the reply's text as llama.cpp produces it (chat template applied)."""
+        """Yield the reply's text as llama.cpp produces it (chat template applied), ended early at a
+    repetition loop (rag.generate.loops.stop_loops)."""
         llm = self._load()
         with MODEL_LOCK:
             try:
@@ -146,13 +148,23 @@ class LlamaCppGenerator:
                     temperature=self.settings.temperature,
                     seed=self.settings.seed,
                     stop=list(stop),
+                    repeat_penalty=self.settings.repeat_penalty,
                 )
-                for chunk in chunks:
-                    piece = chunk["choices"][0]["delta"].get("content")
-                    if piece:
-                        yield piece
+                yield from stop_loops(_deltas(chunks))
             except (RuntimeError, ValueError) as exc:
                 raise GenerationError(f"llama.cpp failed while generating with {self.path.name}: {exc}") from exc
+
+
+def _deltas(chunks: Iterator[dict]) -> Iterator[str]:
+    try:
+        for chunk in chunks:
+            piece = chunk["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _trained_context(llm: Any) -> int:
@@ -236,7 +248,7 @@ class OpenAICompatibleGenerator:
                         text = response.read().decode("utf-8", "replace")
                         raise GenerationError(f"LLM server {url} answered HTTP {response.status_code}: {text[:200]}")
                     if "text/event-stream" in response.headers.get("content-type", ""):
-                        yield from _sse_deltas(response.iter_lines(), url)
+                        yield from stop_loops(_sse_deltas(response.iter_lines(), url))
                     else:
                         yield _plain_content(response.read(), url)
         except httpx.HTTPError as exc:

@@ -20,6 +20,11 @@ STOPWORDS = frozenset(
 ("said", "told": a claim and its source rarely share them) and discourse fillers. Negation words are
 stopwords too: `has_negation` checks them on their own."""
 NEGATIONS = frozenset("not no never none nor neither cannot without".split())
+HEDGES = frozenset(
+    "recommend recommends recommended recommending recommendation recommendations should could might ought "
+    "propose proposes proposed proposal suggest suggests suggested urge urges urged".split())
+"""Words that make a clause a recommendation or a possibility rather than a statement of fact
+("would" and "will" are left out: reported speech and plain futures use them)."""
 _NUMBER_WORDS = {
     w: str(i)
     for i, w in enumerate(
@@ -60,6 +65,11 @@ def has_negation(text: str) -> bool:
     """True when `text` holds a negation word (NEGATIONS or an n't contraction)."""
     lowered = text.lower()
     return "n't" in lowered or "n\u2019t" in lowered or any(w.lower() in NEGATIONS for w in words(text))
+
+
+def is_hedged(text: str) -> bool:
+    """True when `text` holds a hedge (HEDGES): a recommendation or a possibility, not a fact."""
+    return any(w.lower() in HEDGES for w in words(text))
 
 
 def content_terms(text: str) -> set[str]:
