@@ -69,6 +69,8 @@ class FakeAssistant:
         self.finished: list[str] = []  # "answer" or the exception class name, per ask call
         self.sessions: list[list[dict[str, str]]] = []
         self.histories: list[list[dict[str, str]]] = []
+        self.sentences: tuple[AnswerSentence, ...] | None = None  # overrides the answer's sentences
+        self.covered: list[tuple[str, list[str]]] = []  # ("summarize" or "brief", doc_ids) per call
 
     # -- corpus -----------------------------------------------------------------------------
     def add(self, path: str, text: str, title: str, date: str | None = "2026-04-16") -> Document:
@@ -161,9 +163,11 @@ class FakeAssistant:
             return answer
 
     def _answer(self, question: str, coverage: Coverage | None = None) -> Answer:
-        sentences = (AnswerSentence(SUPPORTED, (1,), True), AnswerSentence(UNSUPPORTED, (), False))
-        return Answer(question=question, answer=f"{SUPPORTED[:-1]} [1]. {UNSUPPORTED}", refused=False,
-                      sentences=sentences, citations=(self._citation(),), model=self.model_info(),
+        sentences = self.sentences or (AnswerSentence(SUPPORTED, (1,), True), AnswerSentence(UNSUPPORTED, (), False))
+        text = " ".join(f"{s.text[:-1]} [1]." if s.citations else s.text for s in sentences)
+        cited = any(s.citations for s in sentences)
+        return Answer(question=question, answer=text, refused=False, sentences=sentences,
+                      citations=(self._citation(),) if cited else (), model=self.model_info(),
                       index={"version": self.version, "path": str(self.settings.index_dir.resolve())},
                       timings={"retrieve_ms": 1.0, "first_token_ms": 2.0, "total_ms": 3.0},
                       coverage=coverage)
@@ -172,9 +176,11 @@ class FakeAssistant:
         return FakeSession(self)
 
     def summarize(self, doc_ids: Sequence[str] = (), on_token: Callable[[str], None] | None = None) -> Answer:
+        self.covered.append(("summarize", list(doc_ids)))
         return self._answer("Summary of the whole corpus", Coverage(len(self.docs), 2, 2 * len(self.docs)))
 
     def brief(self, doc_ids: Sequence[str] = ()) -> Brief:
+        self.covered.append(("brief", list(doc_ids)))
         point = Claim(SUPPORTED, (1,))
         return Brief(key_points=(point,), actors=(Actor("Ministry", "regulator", (point,)),), tensions=(),
                      open_questions=(Claim("Will harbours be ready?", ()),), citations=(self._citation(),),

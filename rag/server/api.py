@@ -11,12 +11,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag import serialize
-from rag.config import MAX_QUESTION_CHARS, Settings
+from rag.config import MAX_CONVERSATION_CHARS, MAX_QUESTION_CHARS, Settings
 from rag.errors import IndexMissingError, RagError
 from rag.server.common import (
     INTERNAL_MESSAGE,
     SSE_HEADERS,
+    ApiError,
     Primed,
+    answer_runner,
     assistant_of,
     error_payload,
     gate_of,
@@ -36,6 +38,14 @@ MAX_K = 50
 router = APIRouter()
 
 
+class Turn(BaseModel):
+    """One earlier message of a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_CONVERSATION_CHARS)
+
+
 class AskRequest(BaseModel):
     """POST /ask."""
 
@@ -44,6 +54,8 @@ class AskRequest(BaseModel):
     k: int | None = Field(default=None, ge=1, le=MAX_K, description=f"passages to retrieve (default {Settings.k})")
     doc_ids: list[str] = Field(default_factory=list, description="only these documents (ids or paths)")
     stream: bool = Field(default=False, description="answer as text/event-stream: token events, then answer")
+    history: list[Turn] = Field(default_factory=list, description="extension: the earlier turns, oldest first; "
+                                "without doc_ids the question is read as a follow-up of them")
 
 
 class SearchRequest(BaseModel):
@@ -68,13 +80,18 @@ class DocsRequest(BaseModel):
 @router.post("/ask", summary="Answer a question with verified citations", response_model=None,
              responses={200: {"content": {"text/event-stream": {}}, "description": "Answer JSON, or SSE with stream"}})
 async def ask(body: AskRequest, request: Request) -> Any:
-    """The Answer JSON; with `"stream": true` a text/event-stream of `token` events, then `answer`."""
-    assistant = assistant_of(request)
+    """The Answer JSON; with `"stream": true` a text/event-stream of `token` events, then `answer`.
+
+    With `history` (earlier user and assistant turns) the question is a follow-up: it is rewritten to
+    stand alone before retrieval, as in `rag chat`; with `doc_ids` too, the history reaches the prompt only.
+    """
+    total = len(body.question) + sum(len(t.content) for t in body.history)
+    if total > MAX_CONVERSATION_CHARS:
+        raise ApiError(422, "validation_error", f"history: the conversation has {total:,} characters; at most "
+                       f"{MAX_CONVERSATION_CHARS:,} are allowed in all")
+    history = [{"role": t.role, "content": t.content} for t in body.history if t.content.strip()]
+    run = answer_runner(assistant_of(request), body.question, k=body.k, doc_ids=body.doc_ids, history=history)
     slot = gate_of(request).admit()
-
-    def run(on_token: Any) -> Any:
-        return assistant.ask(body.question, k=body.k, doc_ids=body.doc_ids, on_token=on_token)
-
     if not body.stream:
         return serialize.answer_json(await generate_result(slot, run))
     items = await prime(generate(slot, run))

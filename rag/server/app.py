@@ -164,24 +164,30 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
-def _has_local_docs_assets() -> bool:
+DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
+
+
+def _local_docs_assets() -> Path | None:
+    """The folder of Swagger UI 5 files (OpenAPI 3.1) that the `fastapi-offline` package ships, if installed."""
     import importlib.util
 
-    return importlib.util.find_spec("swagger_ui_bundle") is not None
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "static"
+    return folder if all((folder / name).is_file() for name in DOCS_ASSETS) else None
 
 
-def _add_local_docs(app: FastAPI) -> None:
-    """/docs from the Swagger UI files of the `swagger-ui-bundle` package, so it works offline."""
-    import swagger_ui_bundle
-
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+def _add_local_docs(app: FastAPI, assets: Path) -> None:
+    """/docs from packaged Swagger UI files, so it works offline."""
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="briefing-rag API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+                                   swagger_favicon_url="/docs-assets/favicon.png")
 
 
 def create_app(assistant: AssistantAPI, *, max_waiting: int = DEFAULT_MAX_WAITING, max_upload_bytes: int | None = None,
@@ -202,8 +208,8 @@ def create_app(assistant: AssistantAPI, *, max_waiting: int = DEFAULT_MAX_WAITIN
     from rag.server.uploads import router as upload_router
 
     settings = assistant.settings
-    local_docs = _has_local_docs_assets()
-    app = FastAPI(title="briefing-rag", version=__version__, docs_url=None if local_docs else "/docs", redoc_url=None,
+    docs_assets = _local_docs_assets()
+    app = FastAPI(title="briefing-rag", version=__version__, docs_url=None if docs_assets else "/docs", redoc_url=None,
                   description="Ask questions of, and summarise, your briefing documents with verified citations.")
     app.state.assistant = assistant
     app.state.gate = GenerationGate(max_waiting)
@@ -231,8 +237,8 @@ def create_app(assistant: AssistantAPI, *, max_waiting: int = DEFAULT_MAX_WAITIN
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if local_docs:
-        _add_local_docs(app)
+    if docs_assets is not None:
+        _add_local_docs(app, docs_assets)
     return app
 
 

@@ -10,14 +10,14 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Generic, TypeVar
+from typing import Any, AsyncIterator, Callable, Generic, Sequence, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from rag.api import AssistantAPI
 from rag.errors import RagError
-from rag.types import TokenCallback
+from rag.types import Answer, Message, TokenCallback
 
 log = logging.getLogger("rag.server")
 T = TypeVar("T")
@@ -264,3 +264,17 @@ def index_dir_of(request: Request) -> Path | None:
     settings = getattr(request.app.state.assistant, "settings", None)
     folder = getattr(settings, "index_dir", None)
     return Path(folder) if folder is not None else None
+
+
+def answer_runner(assistant: AssistantAPI, question: str, *, k: int | None = None, doc_ids: Sequence[str] = (),
+                  history: Sequence[Message] = ()) -> Callable[[TokenCallback], Answer]:
+    """What `generate` runs for a question: with a history and no chosen documents, a chat turn (the
+    follow-up is rewritten to stand alone before retrieval); otherwise one question, the history
+    given to the prompt only."""
+    if history and not doc_ids:
+        def follow_up(on_token: TokenCallback) -> Answer:
+            session = assistant.chat()
+            session.history = [dict(m) for m in history]
+            return session.ask(question, k=k, on_token=on_token)
+        return follow_up
+    return lambda on_token: assistant.ask(question, k=k, doc_ids=doc_ids, history=history, on_token=on_token)

@@ -1,10 +1,12 @@
 """The OpenAI wire format: GET /v1/models and POST /v1/chat/completions (plain and streamed).
 
 The last user message is the question; earlier user/assistant messages are the conversation,
-so follow-ups are rewritten to stand alone before retrieval. The content is the verified answer
-followed by its footnotes; the citations also ride along in an extra top-level `citations`
-field (on the final chunk when streamed). A streamed reply sends the role at once, keep-alive
-comments while the model writes, then the verified text: never unverified draft text.
+so follow-ups are rewritten to stand alone before retrieval. The content holds only the verified
+sentences, with their [n] markers, followed by their footnotes (or the refusal, or a plain
+statement that nothing could be verified). Extra top-level fields carry the rest (on the final
+chunk when streamed): `citations`, `unverified` (the sentences no passage supports, left out of
+the content) and `refused`. A streamed reply sends the role at once, keep-alive comments while
+the model writes, then the verified text: never unverified draft text.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import re
 import time
 import uuid
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag import Answer, Citation, serialize
+from rag import Answer, AnswerSentence, Citation, serialize
 from rag.config import MAX_CONVERSATION_CHARS, MAX_QUESTION_CHARS
 from rag.errors import RagError
 from rag.server.common import (
@@ -29,6 +31,7 @@ from rag.server.common import (
     SSE_HEADERS,
     ApiError,
     Primed,
+    answer_runner,
     assistant_of,
     error_payload,
     gate_of,
@@ -42,7 +45,8 @@ from rag.server.common import (
 log = logging.getLogger("rag.server")
 MODEL_ID = "briefing-rag"
 SOURCES_HEADING = "Sources:"
-UNVERIFIED_HEADING = "Not verified against the documents:"
+NOTHING_VERIFIED = ("Nothing in this answer could be verified against the documents, so none is given; "
+                    "try asking in other words or adding the documents that hold the answer.")
 KEEP_ALIVE_S = 1.0
 WORDS_PER_CHUNK = 6
 
@@ -83,11 +87,8 @@ def message_text(message: ChatMessage) -> str:
 
 def strip_footnotes(text: str) -> str:
     """An earlier answer of ours without the footnote block, for the conversation history."""
-    for heading in (SOURCES_HEADING, UNVERIFIED_HEADING):
-        cut = text.find(f"\n\n{heading}\n")
-        if cut >= 0:
-            text = text[:cut]
-    return text.strip()
+    cut = text.find(f"\n\n{SOURCES_HEADING}\n")
+    return (text[:cut] if cut >= 0 else text).strip()
 
 
 def footnote(c: Citation) -> str:
@@ -96,15 +97,36 @@ def footnote(c: Citation) -> str:
     return f'[{c.n}] {c.title or c.path}{page}: "{" ".join(c.quote.split())}"'
 
 
+def with_markers(sentence: AnswerSentence) -> str:
+    """A verified sentence with its [n] markers before its final stop, as the Answer text has them."""
+    marks = "".join(f"[{n}]" for n in sentence.citations)
+    text = sentence.text
+    if not marks:
+        return text
+    if text.endswith((".", "!", "?")) and not text.endswith('"'):
+        return f"{text[:-1]} {marks}{text[-1]}"
+    return f"{text} {marks}"
+
+
 def answer_text(answer: Answer) -> str:
-    """The answer, the sentences no passage supported (if any), then the footnotes."""
-    blocks = [answer.answer.strip()]
-    unverified = [s.text for s in answer.sentences if not s.supported]
-    if unverified and not answer.refused:
-        blocks.append(UNVERIFIED_HEADING + "\n" + "\n".join(f"- {t}" for t in unverified))
+    """The verified sentences and their footnotes; the refusal when refused; NOTHING_VERIFIED when
+    no sentence was verified. Unverified sentences are never part of it (see `extra_fields`)."""
+    if answer.refused:
+        return answer.answer.strip()
+    verified = [with_markers(s) for s in answer.sentences if s.supported]
+    if not verified:
+        return NOTHING_VERIFIED
+    blocks = [" ".join(verified)]
     if answer.citations:
         blocks.append(SOURCES_HEADING + "\n" + "\n".join(footnote(c) for c in answer.citations))
     return "\n\n".join(blocks)
+
+
+def extra_fields(answer: Answer) -> dict[str, Any]:
+    """What rides beside the OpenAI fields: citations, the unverified sentences, whether it refused."""
+    return {"citations": [serialize.citation_json(c) for c in answer.citations],
+            "unverified": [s.text for s in answer.sentences if not s.supported],
+            "refused": answer.refused}
 
 
 def _conversation(body: ChatRequest) -> tuple[str, list[dict[str, str]]]:
@@ -126,30 +148,18 @@ def _conversation(body: ChatRequest) -> tuple[str, list[dict[str, str]]]:
     return question, [h for h in history if h["content"]]
 
 
-def _runner(assistant: Any, body: ChatRequest) -> Callable[[Callable[[str], None]], Answer]:
-    question, history = _conversation(body)
-    if history and not body.doc_ids:
-        def follow_up(on_token: Callable[[str], None]) -> Answer:
-            session = assistant.chat()
-            session.history = list(history)
-            return session.ask(question, k=body.k, on_token=on_token)  # type: ignore[no-any-return]
-        return follow_up
-    return lambda on_token: assistant.ask(question, k=body.k, doc_ids=body.doc_ids, history=history,
-                                          on_token=on_token)
-
-
 @router.post("/chat/completions", summary="OpenAI: chat completion with verified citations", response_model=None)
 async def chat_completions(body: ChatRequest, request: Request) -> Any:
     """A `chat.completion` (or a stream of `chat.completion.chunk`) plus a `citations` field."""
-    run = _runner(assistant_of(request), body)
+    question, history = _conversation(body)
+    run = answer_runner(assistant_of(request), question, k=body.k, doc_ids=body.doc_ids, history=history)
     slot = gate_of(request).admit()
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not body.stream:
         answer = await generate_result(slot, run)
         return {"id": reply_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_text(answer)},
-                             "finish_reason": "stop", "logprobs": None}],
-                "citations": [serialize.citation_json(c) for c in answer.citations]}
+                             "finish_reason": "stop", "logprobs": None}], **extra_fields(answer)}
     items = await prime(generate(slot, run))
     return StreamingResponse(_chunks(items, reply_id, created, request), media_type="text/event-stream",
                              headers=SSE_HEADERS)
@@ -177,8 +187,7 @@ async def _chunks(items: Primed[tuple[str, Any]], reply_id: str, created: int,
                 words = re.findall(r"\S+\s*|\s+", answer_text(value))
                 for i in range(0, len(words), WORDS_PER_CHUNK):
                     yield _chunk(reply_id, created, {"content": "".join(words[i:i + WORDS_PER_CHUNK])})
-                yield _chunk(reply_id, created, {}, "stop",
-                             citations=[serialize.citation_json(c) for c in value.citations])
+                yield _chunk(reply_id, created, {}, "stop", **extra_fields(value))
         except RagError as exc:
             yield f"data: {json.dumps(rag_error_payload(exc, index_dir_of(request)))}\n\n"
         except Exception:  # an unexpected failure mid-stream: log it, tell the client without details

@@ -1,54 +1,17 @@
 """The web page in headless Chromium (selenium): ask, watch the answer stream in, open a citation
-and see its quote highlighted in context; the key prompt; uploads; desktop and phone widths."""
+and see its quote highlighted in context; the key prompt; uploads; desktop and phone widths; /docs."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from rag.server.app import create_app
+from tests.server.pagekit import NEEDS_BROWSER, SHOTS, by_id, css, wait
 from tests.server_fixtures import LEVY_TEXT, SUPPORTED, fake_assistant, running_server
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-SHOTS = Path("/tmp")
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                       reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
-]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-extensions", f"--user-data-dir={tmp_path / 'chrome-profile'}",
-                "--window-size=1280,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-def wait(driver, condition, timeout: float = 20):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
-
-
-def by_id(driver, element_id: str):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.ID, element_id)
+pytestmark = [pytest.mark.e2e, NEEDS_BROWSER]
 
 
 def test_ask_stream_and_open_a_citation_in_context(browser, tmp_path):
@@ -63,12 +26,15 @@ def test_ask_stream_and_open_a_citation_in_context(browser, tmp_path):
         assert by_id(browser, "index-status").text == "2 documents · 4 passages"
         box = by_id(browser, "question")
         box.send_keys("When does the levy start?", Keys.ENTER)  # Enter submits
-        drafts = wait(browser, lambda d: by_id(d, "draft").is_displayed() and by_id(d, "draft").text)
+        draft = wait(browser, lambda d: css(d, ".turn .draft"))[0]
+        drafts = wait(browser, lambda d: draft.is_displayed() and draft.text)
         assert drafts.startswith("The levy") and "the change." not in drafts  # still streaming
-        wait(browser, lambda d: not by_id(d, "draft").is_displayed() and by_id(d, "answer-body").text)
-        body = by_id(browser, "answer-body")
+        body = css(browser, ".turn .answer-body")[0]
+        wait(browser, lambda d: not draft.is_displayed() and body.text)
         assert SUPPORTED in body.text and "(not verified)" in body.text
-        footnote = browser.find_element(By.CSS_SELECTOR, "#footnotes li")
+        assert css(browser, ".turn .turn-question")[0].text == "When does the levy start?"
+        assert by_id(browser, "question").get_attribute("value") == ""  # the box is ready for a follow-up
+        footnote = browser.find_element(By.CSS_SELECTOR, ".turn .footnotes li")
         assert "Levy postponed" in footnote.text and "The Coastal Flood-Defence Levy" in footnote.text
         browser.save_screenshot(str(SHOTS / "rag-page-answer-desktop.png"))
 
@@ -88,7 +54,7 @@ def test_ask_stream_and_open_a_citation_in_context(browser, tmp_path):
 
         browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # a phone
                                 {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
-        browser.find_element(By.CSS_SELECTOR, "#footnotes button").click()
+        browser.find_element(By.CSS_SELECTOR, ".footnotes button").click()
         wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#viewer-text mark"))
         inner, scroll = browser.execute_script(
             "return [window.innerWidth, document.documentElement.scrollWidth]")
@@ -155,7 +121,7 @@ def test_citation_highlight_matches_real_offsets(browser, tmp_path):
         assert expected["citations"]
         browser.get(base + "/")
         by_id(browser, "question").send_keys("When does the coastal levy take effect?", Keys.ENTER)
-        buttons = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#footnotes button"))
+        buttons = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".footnotes button"))
         for n, button in enumerate(buttons, 1):
             button.click()
             citation = next(c for c in expected["citations"] if c["n"] == n)
@@ -167,3 +133,18 @@ def test_citation_highlight_matches_real_offsets(browser, tmp_path):
             assert "warning" not in by_id(browser, "viewer-meta").text
         browser.save_screenshot(str(SHOTS / "rag-page-real-citation.png"))
     assistant.close()
+
+
+def test_api_docs_render_the_operations_offline(browser, tmp_path):
+    """/docs draws FastAPI's OpenAPI 3.1 schema from the packaged Swagger UI, with no network."""
+    from selenium.webdriver.common.by import By
+
+    with running_server(create_app(fake_assistant(tmp_path / "index"))) as base:
+        browser.get(base + "/docs")
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
+        paths = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock .opblock-summary-path")]
+        assert "/ask" in paths and "/v1/chat/completions" in paths
+        assert not browser.find_elements(By.CSS_SELECTOR, ".errors-wrapper")
+        scripts = browser.execute_script("return [...document.scripts].map(s => s.src).filter(Boolean)")
+        assert scripts and all(s.startswith(base) for s in scripts)
+        browser.save_screenshot(str(SHOTS / "rag-docs.png"))

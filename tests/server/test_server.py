@@ -202,9 +202,9 @@ def test_page_static_files_and_api_docs_are_local(url):
         assert httpx.get(f"{url}{asset}").status_code == 200
     docs = httpx.get(f"{url}/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
-    if "/docs-assets/" in docs.text:  # swagger-ui-bundle installed: no CDN
-        assert "cdn." not in docs.text
-        assert httpx.get(f"{url}/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert "/docs-assets/" in docs.text and "cdn." not in docs.text  # fastapi-offline's files, no CDN
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"):
+        assert httpx.get(f"{url}/docs-assets/{asset}").status_code == 200
     paths = httpx.get(f"{url}/openapi.json").json()["paths"]
     assert {"/ask", "/search", "/summarize", "/brief", "/documents", "/documents/{doc_id}", "/v1/models",
             "/v1/chat/completions", "/health"} <= set(paths)

@@ -11,11 +11,13 @@ import pytest
 
 from rag.config import MAX_CONVERSATION_CHARS, MAX_QUESTION_CHARS
 from rag.server.app import create_app
-from rag.server.openai_route import SOURCES_HEADING, UNVERIFIED_HEADING, strip_footnotes
-from tests.server_fixtures import LEVY_TEXT, SUPPORTED, UNSUPPORTED, fake_assistant, parse_sse, running_server
+from rag.server.openai_route import NOTHING_VERIFIED, SOURCES_HEADING, strip_footnotes
+from rag.types import AnswerSentence
+from tests.server_fixtures import LEVY_TEXT, SUPPORTED, fake_assistant, parse_sse, running_server
 
 QUOTE = "The Coastal Flood-Defence Levy will take effect on 1 January 2027."
 FOOTNOTE = f'[1] Levy postponed: "{QUOTE}"'
+CONTRADICTION = "The levy was cancelled outright."
 
 
 @pytest.fixture
@@ -33,28 +35,44 @@ def test_models_lists_one_model(client):
     assert [m.id for m in client.models.list()] == ["briefing-rag"]
 
 
-def test_plain_completion_has_footnotes_and_citations(client, fake):
+@pytest.fixture
+def unsupported_first(fake):
+    """An answer whose first sentence contradicts the document and is flagged unsupported."""
+    fake.sentences = (AnswerSentence(CONTRADICTION, (), False), AnswerSentence(SUPPORTED, (1,), True))
+    return fake
+
+
+def test_content_holds_only_verified_sentences(client, unsupported_first):
     reply = client.chat.completions.create(model="briefing-rag",
                                            messages=[{"role": "user", "content": "When does the levy start?"}])
     text = reply.choices[0].message.content
     assert reply.choices[0].finish_reason == "stop" and reply.choices[0].message.role == "assistant"
-    assert text.startswith(f"{SUPPORTED[:-1]} [1]. {UNSUPPORTED}")
-    assert f"\n\n{UNVERIFIED_HEADING}\n- {UNSUPPORTED}\n\n" in text
-    assert text.endswith(f"\n\n{SOURCES_HEADING}\n{FOOTNOTE}")
+    assert text == f"{SUPPORTED[:-1]} [1].\n\n{SOURCES_HEADING}\n{FOOTNOTE}"
+    assert CONTRADICTION not in text
+    assert reply.model_extra["unverified"] == [CONTRADICTION] and reply.model_extra["refused"] is False
     citations = reply.model_extra["citations"]
     assert citations[0]["quote"] == QUOTE == LEVY_TEXT[citations[0]["start"]:citations[0]["end"]]
-    assert fake.histories == [[]]
+    assert unsupported_first.histories == [[]]
 
 
-def test_streamed_completion_matches_the_plain_one(client):
+def test_streamed_content_holds_only_verified_sentences(client, unsupported_first):
     messages = [{"role": "user", "content": [{"type": "text", "text": "When does the levy start?"}]}]
     plain = client.chat.completions.create(model="any", messages=messages).choices[0].message.content
     chunks = list(client.chat.completions.create(model="any", messages=messages, stream=True))
     assert chunks[0].choices[0].delta.role == "assistant"
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == plain
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert streamed == plain and CONTRADICTION not in streamed
     assert [c.choices[0].finish_reason for c in chunks][-1] == "stop"
     assert chunks[-1].model_extra["citations"][0]["quote"] == QUOTE
+    assert chunks[-1].model_extra["unverified"] == [CONTRADICTION]
     assert all("citations" not in (c.model_extra or {}) for c in chunks[:-1])
+
+
+def test_nothing_verified_says_so_instead_of_an_empty_reply(client, fake):
+    fake.sentences = (AnswerSentence(CONTRADICTION, (), False),)
+    reply = client.chat.completions.create(model="x", messages=[{"role": "user", "content": "When?"}])
+    assert reply.choices[0].message.content == NOTHING_VERIFIED
+    assert reply.model_extra["unverified"] == [CONTRADICTION] and reply.model_extra["citations"] == []
 
 
 def test_history_goes_to_a_chat_session_without_our_footnotes(client, fake):
@@ -103,7 +121,7 @@ def test_raw_stream_format_ends_with_done(fake):
 
 def test_strip_footnotes_leaves_other_text_alone():
     assert strip_footnotes("Plain text.\n\nMore.") == "Plain text.\n\nMore."
-    assert strip_footnotes(f"A [1].\n\n{UNVERIFIED_HEADING}\n- B") == "A [1]."
+    assert strip_footnotes(f"A [1].\n\n{SOURCES_HEADING}\n{FOOTNOTE}") == "A [1]."
 
 
 def test_an_over_long_question_or_conversation_is_a_422_naming_the_field(fake):
