@@ -216,8 +216,10 @@ class Assistant:
 
         return ChatSession(self)
 
-    def summarize(self, doc_ids: Sequence[str] = (), on_token: TokenCallback | None = None) -> Answer:
-        """Map-reduce summary of the given documents (all when none), every sentence cited."""
+    def summarize(self, doc_ids: Sequence[str] = (), on_token: TokenCallback | None = None,
+                  progress: Progress | None = None) -> Answer:
+        """Map-reduce summary of the given documents (all when none), every sentence cited;
+        `progress` gets (done, total, what) of each step (rag.summary.mapreduce.summarize)."""
         from rag.answer.ask import build_answer, index_info
         from rag.summary.mapreduce import summarize
 
@@ -225,19 +227,20 @@ class Assistant:
         infos, chunks = self.selection(doc_ids)
         with self.generation_lock:
             verified, coverage = summarize(infos, chunks, self.generator, self.embedder, self.settings,
-                                           on_token=on_token)
+                                           on_token=on_token, progress=progress)
         label = "Summary of " + (", ".join(d.title for d in infos) if doc_ids else "the whole corpus")
         answer = build_answer(label, verified, [], model=self.model_info(), index=index_info(self),
                               retrieve_ms=0.0, first_token_ms=None, t0=t0)
         return dataclasses.replace(answer, coverage=coverage, chunk_ids=tuple(c.chunk_id for c in chunks))
 
-    def brief(self, doc_ids: Sequence[str] = ()) -> Brief:
-        """The structured brief: key points, actors, tensions, open questions; all cited."""
+    def brief(self, doc_ids: Sequence[str] = (), progress: Progress | None = None) -> Brief:
+        """The structured brief: key points, actors, tensions, open questions; all cited;
+        `progress` as in summarize."""
         from rag.summary.brief import make_brief
 
         infos, chunks = self.selection(doc_ids)
         with self.generation_lock:
-            return make_brief(infos, chunks, self.generator, self.embedder, self.settings)
+            return make_brief(infos, chunks, self.generator, self.embedder, self.settings, progress=progress)
 
     def close(self) -> None:
         """Release the index files (models stay cached in the process)."""

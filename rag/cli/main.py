@@ -257,10 +257,12 @@ def cmd_ask(assistant: AssistantAPI, args: argparse.Namespace) -> int:
 
 def cmd_summarize(assistant: AssistantAPI, args: argparse.Namespace) -> int:
     from rag import serialize
-    from rag.cli.render import render_answer, token_printer
+    from rag.cli.render import progress_bar, render_answer, token_printer
 
-    printer = token_printer() if not (args.json or args.no_stream) and sys.stdout.isatty() else None
-    summary = assistant.summarize(args.doc_ids, on_token=printer)
+    stream = not (args.json or args.no_stream) and sys.stdout.isatty()
+    with progress_bar("summarize", unit="") as progress:
+        printer = token_printer(before_first=progress.close) if stream else None
+        summary = assistant.summarize(args.doc_ids, on_token=printer, progress=progress)
     if args.json:
         _emit(serialize.answer_json(summary))
     else:
@@ -270,9 +272,10 @@ def cmd_summarize(assistant: AssistantAPI, args: argparse.Namespace) -> int:
 
 def cmd_brief(assistant: AssistantAPI, args: argparse.Namespace) -> int:
     from rag import serialize
-    from rag.cli.render import render_brief
+    from rag.cli.render import progress_bar, render_brief
 
-    brief = assistant.brief(args.doc_ids)
+    with progress_bar("brief", unit="") as progress:
+        brief = assistant.brief(args.doc_ids, progress=progress)
     _emit(serialize.brief_json(brief)) if args.json else render_brief(brief)
     return EXIT_OK
 

@@ -30,6 +30,7 @@ from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator
 from rag.ingest.readers.common import MONTH_NUMBERS as _MONTHS
 from rag.retrieve.lexical import content_words, normalize_term, words
+from rag.store.writer import Progress
 from rag.summary.extractive import Reading, flat, read_documents, select
 from rag.summary.mapreduce import ReadingCitations, draft_summary
 from rag.thresholds import THRESHOLDS
@@ -372,13 +373,14 @@ def find_open_questions(reading: Reading) -> list[int]:
 
 
 def make_brief(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], generator: Generator, embedder: Embedder,
-               settings: Settings) -> Brief:
-    """The structured brief of the selected documents; every claim cited (see the module docstring)."""
-    reading = read_documents(documents, chunks, embedder)
+               settings: Settings, progress: Progress | None = None) -> Brief:
+    """The structured brief of the selected documents; every claim cited (see the module docstring).
+    `progress` is reported to as in rag.summary.mapreduce.summarize."""
+    reading = read_documents(documents, chunks, embedder, progress)
     book = ReadingCitations(reading)
     if not reading.units:
         return Brief((), (), (), (), (), reading.coverage)
-    drafted, _ = draft_summary(reading, generator, embedder, settings)
+    drafted, _ = draft_summary(reading, generator, embedder, settings, progress=progress)
     key_points = tuple(Claim(d.text, book.cite_all(d.units)) for d in drafted if d.supported and d.units)
     found = find_actors(reading)
     actors = []

@@ -20,10 +20,13 @@ from rag.answer.support import Claim, Source, clauses, supports
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.lexical import STOPWORDS, normalize_term, overlap, words
+from rag.store.writer import Progress
 from rag.thresholds import THRESHOLDS
 from rag.types import Chunk, Coverage, DocumentInfo
 
 MIN_WORDS = 5
+READ_BATCH = 128  # sentences embedded between two progress reports
+READ_STEP = "sentences read"  # what the read step reports to a progress callback
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 MARKER = re.compile(r"(?:#{1,6}|[-*+\u2022\u2013]|\d{1,3}[.)])\s+")
 
@@ -152,8 +155,11 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_documents(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], embedder: Embedder) -> Reading:
-    """The read step: every chunk split into sentences, embedded and scored (see module doc)."""
+def read_documents(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], embedder: Embedder,
+                   progress: Progress | None = None) -> Reading:
+    """The read step: every chunk split into sentences, embedded and scored (see module doc).
+
+    `progress` gets (sentences embedded, sentences in all, READ_STEP) from 0 up to the total."""
     infos = {d.doc_id: d for d in documents}
     order = list(dict.fromkeys([d.doc_id for d in documents] + [c.doc_id for c in chunks]))
     for doc_id in order:
@@ -178,8 +184,7 @@ def read_documents(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], e
                 position += 1
     if units and not any(u.eligible for u in units):
         units = [Unit(u.index, u.doc_id, u.chunk, u.start, u.end, u.text, u.position, True) for u in units]
-    vectors = (np.asarray(embedder.embed([u.text for u in units]), dtype=np.float32) if units
-               else np.zeros((0, embedder.dim), np.float32))
+    vectors = _embed([u.text for u in units], embedder, progress)
     chunk_units: dict[str, list[int]] = {c.chunk_id: [] for c in unique}
     for u in units:
         chunk_units[u.chunk.chunk_id].append(u.index)
@@ -187,6 +192,20 @@ def read_documents(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], e
     reading = Reading(infos, order, doc_chunks, units, vectors, np.zeros(len(units), np.float32), coverage, chunk_units)
     reading.salience = _salience(reading)
     return reading
+
+
+def _embed(texts: Sequence[str], embedder: Embedder, progress: Progress | None) -> np.ndarray:
+    """Unit vectors of `texts`, READ_BATCH at a time so that progress can be shown."""
+    if not texts:
+        return np.zeros((0, embedder.dim), np.float32)
+    parts = []
+    for lo in range(0, len(texts), READ_BATCH):
+        if progress is not None:
+            progress(lo, len(texts), READ_STEP)
+        parts.append(np.asarray(embedder.embed(texts[lo:lo + READ_BATCH]), dtype=np.float32))
+    if progress is not None:
+        progress(len(texts), len(texts), READ_STEP)
+    return np.concatenate(parts)
 
 
 def _salience(reading: Reading) -> np.ndarray:

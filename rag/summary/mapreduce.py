@@ -35,6 +35,7 @@ from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.lexical import content_words
+from rag.store.writer import Progress
 from rag.summary.extractive import MARKER, Reading, TokenCounter, flat, read_documents, select, support
 from rag.thresholds import THRESHOLDS
 from rag.types import AnswerSentence, Chunk, Coverage, DocumentInfo, Message, VerifiedAnswer
@@ -44,6 +45,8 @@ PROMPT_OVERHEAD_TOKENS = 96
 MAP_NOTE_RATIO = 0.25
 REDUCE_NOTE_RATIO = 0.5
 NO_TEXT = "The selected documents hold no text to summarise."
+WRITE_STEP = "tokens written"  # what the final step reports to a progress callback ...
+PROMPT_STEP = "tokens written (the model reads the notes)"  # ... and before its first token
 
 SUMMARY_SYSTEM = (
     "You write short, accurate summaries. Use only facts stated in the notes. "
@@ -203,8 +206,12 @@ def compose(reading: Reading, plan: NotesPlan, raw: str, target: int, embedder: 
 
 
 def draft_summary(reading: Reading, generator: Generator, embedder: Embedder, settings: Settings,
-                  on_token: Callable[[str], None] | None = None) -> tuple[list[Drafted], NotesPlan]:
-    """Plan the notes, ask the model for the final summary and verify it (steps 2 to 4)."""
+                  on_token: Callable[[str], None] | None = None,
+                  progress: Progress | None = None) -> tuple[list[Drafted], NotesPlan]:
+    """Plan the notes, ask the model for the final summary and verify it (steps 2 to 4).
+
+    `progress` gets (pieces written, most tokens allowed, WRITE_STEP) from 0 up to that most
+    (PROMPT_STEP while the model reads its prompt)."""
     target = target_sentences(len([d for d in reading.doc_order if reading.doc_chunks[d]]))
     window = int(generator.context_window)
     max_out = max(32, min(settings.max_tokens, 36 * target, window // 4))
@@ -213,26 +220,34 @@ def draft_summary(reading: Reading, generator: Generator, embedder: Embedder, se
     tokens = TokenCounter(reading, generator.count_tokens)
     plan = plan_notes(reading, tokens, window_tokens, final_tokens)
     pieces: list[str] = []
+    if progress is not None:
+        progress(0, max_out, PROMPT_STEP)
     for piece in generator.stream(summary_messages([flat(reading.units[i].text) for i in plan.notes], target),
                                   max_tokens=max_out):
         pieces.append(piece)
         if on_token is not None:
             on_token(piece)
+        if progress is not None:
+            progress(min(len(pieces), max_out), max_out, WRITE_STEP)
+    if progress is not None:
+        progress(max_out, max_out, WRITE_STEP)
     return compose(reading, plan, "".join(pieces), target, embedder), plan
 
 
 def summarize(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], generator: Generator, embedder: Embedder,
-              settings: Settings, on_token: Callable[[str], None] | None = None) -> tuple[VerifiedAnswer, Coverage]:
+              settings: Settings, on_token: Callable[[str], None] | None = None,
+              progress: Progress | None = None) -> tuple[VerifiedAnswer, Coverage]:
     """A few-sentence summary of ALL the given chunks, every sentence cited (see the module docstring).
 
     `chunks` are all chunks of the selected documents. Coverage counts the documents, the chunks
     read by the selection step (all of them) and the chunks given. With no text at all the answer
-    is refused and says so.
+    is refused and says so. `progress` gets (done, total, what) of the read step, then of the
+    final writing (a phase starts again from 0; see read_documents and draft_summary).
     """
-    reading = read_documents(documents, chunks, embedder)
+    reading = read_documents(documents, chunks, embedder, progress)
     if not reading.units:
         return VerifiedAnswer(NO_TEXT, (), (), True), reading.coverage
-    drafted, _ = draft_summary(reading, generator, embedder, settings, on_token)
+    drafted, _ = draft_summary(reading, generator, embedder, settings, on_token, progress)
     book = ReadingCitations(reading)
     sentences = tuple(AnswerSentence(d.text, book.cite_all(d.units), d.supported) for d in drafted)
     answer = " ".join(s.text for s in sentences)
