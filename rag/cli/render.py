@@ -20,6 +20,8 @@ from rag.types import Answer, Brief, Citation, Claim, DocumentInfo, Hit, IngestR
 WIDTH = 100
 MIN_QUOTE = 40  # characters of a quote a one-line source always keeps
 DIM, RESET = "\033[2m", "\033[0m"
+DRAFT_LABEL = "draft, not yet checked against the sources: "
+VERIFIED_LABEL = "verified (only [n]-marked sentences are supported by their quotes):"
 CHAT_COMMANDS = {"/sources": "the last answer's sources", "/reset": "forget the conversation",
                  "/help": "this list", "/quit": "leave (also /exit, Ctrl-D)"}
 PROGRESS_LOG_EVERY_S = 5.0  # a log (stderr not a terminal) gets a progress line at most this often
@@ -131,7 +133,7 @@ class TokenPrinter:
         if not self.printed:
             if self.before_first is not None:
                 self.before_first()
-            sys.stdout.write(DIM)  # the raw draft is dim; the verified answer follows
+            sys.stdout.write(DIM + DRAFT_LABEL)  # the raw draft is dim and labelled; the verified answer follows
         self.printed = True
         sys.stdout.write(piece)
         sys.stdout.flush()
@@ -167,7 +169,7 @@ def clip(text: str, width: int) -> str:
 
 def render_answer(a: Answer, streamed: bool = False) -> None:
     if streamed:
-        sys.stdout.write(RESET + "\n\n")
+        sys.stdout.write(RESET + "\n\n" + VERIFIED_LABEL + "\n")
     if a.refused:
         print(a.answer)
         return

@@ -164,3 +164,17 @@ def test_a_cancelled_turn_releases_the_model_lock_and_stays_out_of_the_history(
         chat_loop(session)
         assert len(session.history) == 2 and session.last is not None and not session.last.refused
     assert "(answer cancelled)" in capsys.readouterr().out
+
+
+def test_a_streamed_draft_is_labelled_as_a_draft_and_the_verified_answer_as_verified(capsys):
+    from rag.cli.render import DRAFT_LABEL, VERIFIED_LABEL, render_answer, token_printer
+    from rag.types import Answer
+
+    printer = token_printer()
+    for piece in ("The levy is ", "340 million."):
+        printer(piece)
+    render_answer(Answer(question="q", answer="The documents do not say.", refused=True), streamed=True)
+    out = capsys.readouterr().out
+    assert DRAFT_LABEL + "The levy is 340 million." in out
+    assert out.index(VERIFIED_LABEL) > out.index("340 million.")
+    assert out.rstrip().endswith("The documents do not say.")
