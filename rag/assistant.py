@@ -13,7 +13,7 @@ from rag.config import Settings, configure_offline
 from rag.embed.embedder import Embedder, embedder_id, load_embedder
 from rag.errors import ConfigError, IndexMissingError
 from rag.generate.generator import MODEL_LOCK, Generator, load_generator
-from rag.ingest.readers.common import parse_date
+from rag.ingest.readers.common import iso_day, parse_date
 from rag.retrieve.dates import date_hint
 from rag.retrieve.hybrid import Query, search
 from rag.retrieve.judge import Judge
@@ -261,9 +261,7 @@ def _iso_day(field: str, value: str | None) -> str | None:
     """A since/until bound: None (or empty), or a real calendar day written YYYY-MM-DD."""
     if not value:
         return None
-    try:
-        if len(value) == 10:
-            return date.fromisoformat(value).isoformat()
-    except ValueError:
-        pass
-    raise ConfigError(f"{field}: {value!r} is not a date (use YYYY-MM-DD)")
+    day = iso_day(value)
+    if day is None:
+        raise ConfigError(f"{field}: {value!r} is not a date (use YYYY-MM-DD)")
+    return day

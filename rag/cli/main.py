@@ -40,16 +40,12 @@ def _common(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
 
 def _iso_date(value: str) -> str:
     """An argparse type: a calendar date written YYYY-MM-DD."""
-    import datetime
+    from rag.ingest.readers.common import iso_day
 
-    try:
-        return datetime.date.fromisoformat(value).isoformat() if len(value) == 10 else _bad_date(value)
-    except ValueError:
-        return _bad_date(value)
-
-
-def _bad_date(value: str) -> str:
-    raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD")
+    day = iso_day(value)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD")
+    return day
 
 
 def _positive(value: str) -> int:

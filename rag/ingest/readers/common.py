@@ -133,6 +133,14 @@ def parse_date(value: str) -> str | None:
     return _date_in(value.strip()) if value else None
 
 
+def iso_day(value: str) -> str | None:
+    """`value` when it is a real calendar day written exactly YYYY-MM-DD, else None."""
+    try:
+        return date.fromisoformat(value).isoformat() if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
 def mtime_date(mtime: float) -> str:
     """A file modification time as a UTC calendar date."""
     return datetime.fromtimestamp(mtime, tz=timezone.utc).date().isoformat()
