@@ -2,7 +2,8 @@
 
 Indexes every paragraph of a seeded sample of articles (files ingested by the Assistant), then
 for a seeded sample of their questions runs what `rag ask` runs: hybrid search, select_evidence,
-the evidence gate, the local model (streamed, timed), verify_answer. From the same model output
+the evidence gate, the local model (streamed, timed), verify_answer (and, for the `quote` policy,
+the sides step: disputed figures, compared parties). From the same model output
 it scores several answer policies: `quote` (the default: unsupported or thin model text gets the
 best evidence quoted), `quote if score>=X` (that quote only when the best evidence scores X or
 more, else refused) and `strict` (no supported model sentence -> refused).
@@ -36,8 +37,10 @@ from pathlib import Path
 from _util import machine_note, table
 
 from rag.answer import gate, verify
+from rag.answer.ask import party_evidence, with_sides
 from rag.answer.evidence import select_evidence
 from rag.answer.prompt import ANSWER_STOP, answer_messages
+from rag.answer.sides import comparison_parties
 from rag.assistant import Assistant
 from rag.config import Settings, eval_data_dir, packaged_judge_path
 from rag.eval.metrics import contains_gold, mean, percentile
@@ -122,10 +125,16 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
     per_policy: dict[str, list[dict]] = {name: [] for name in policies}
     verify_ms: dict[str, list[float]] = {}
     first_s, total_s = [], []
+    compared = disputed = 0
     for i, q in enumerate(qs):
         t0 = time.perf_counter()
         hits = assistant.search(q.text)
-        evidence = select_evidence(q.text, hits, assistant.embedder, settings)
+        parties = comparison_parties(q.text)
+        if parties:
+            hits, evidence = party_evidence(assistant, q.text, parties, hits, k=None, doc_ids=(), as_of=None)
+        else:
+            evidence = select_evidence(q.text, hits, assistant.embedder, settings)
+        compared += bool(parties)
         raw, first = "", None
         gated = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder)
         if not gated:
@@ -140,6 +149,9 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
             else:
                 t_verify = time.perf_counter()
                 v = verify.verify_answer(q.text, raw, evidence, assistant.embedder, **policies[policy])
+                if policy == "quote":
+                    v = with_sides(q.text, v, hits, evidence)
+                    disputed += v.answer.startswith("The sources disagree")
                 verify_ms.setdefault(policy, []).append((time.perf_counter() - t_verify) * 1000)
             chunk_text = {h.chunk_id: h.chunk.text for h in hits}
             per_policy[policy].append({
@@ -180,6 +192,7 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
           f"unanswerable {mean(float(r['gated']) for r in una):.3f}; "
           f"model text alone holds gold (answerable): {mean(float(r['model_gold']) for r in ans):.3f}; "
           f"answers with a supported model sentence: {mean(float(r['model_supported']) for r in quote):.3f}")
+    print(f"comparing questions (each party searched): {compared}; answers shown as a dispute: {disputed}")
     print("verify ms per answered question, p50 / p90: " + "; ".join(
         f"{name} {percentile(ms, 50) or 0:.0f} / {percentile(ms, 90) or 0:.0f}" for name, ms in verify_ms.items()
         if name in ("quote", "quote, cosine pick (untrained)")))

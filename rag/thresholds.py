@@ -33,6 +33,11 @@ class Thresholds:
     """Most sentences scored per question (bounds the embedding cost of one ask); hand-set."""
     lexical_weight: float = 0.3
     """Weight of question-term overlap added to cosine when ranking sentences; `bench/bench_qa.py --gate`."""
+    label_asked: float = 0.3
+    """Added to a label line's score ("Chair: Rosa Lindqvist MP") when the question asks for what it labels
+    ("Who chaired ...?", rag.answer.labels): such a line states the answer in two words, which cosine
+    under-rates; hand-set on tests/answer/test_labels.py, checked by `bench/bench_qa.py --split eval
+    --limit 100` (README, before/after)."""
     min_evidence_chars: int = 60
     """A selected sentence shorter than this is widened with a neighbour; hand-set."""
 

@@ -1,9 +1,11 @@
-"""A question's path, top to bottom: retrieve (fused; reranked by the judge when Settings.rerank)
--> select evidence -> gate (refuse early) -> prompt -> generate -> verify (the judge picks the quoted
-sentence) -> Answer. The caller (Assistant) passes a `StageContext`; this module never sees it whole."""
+"""A question's path, top to bottom: retrieve (fused; reranked by the judge when Settings.rerank;
+each named party on its own for a comparing question) -> select evidence -> gate (refuse early) ->
+prompt -> generate -> verify (the judge picks the quoted sentence) -> sides (a disputed figure shown
+with every value and date; each compared party quoted) -> Answer. The caller (Assistant) passes a `StageContext`; this module never sees it whole."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Mapping, Sequence
 
@@ -11,8 +13,10 @@ from rag.answer.context import StageContext
 from rag.answer.evidence import select_evidence
 from rag.answer.gate import evidence_is_insufficient, refusal
 from rag.answer.prompt import ANSWER_STOP, answer_messages
+from rag.answer.sides import comparison_parties, disputed_figure, party_terms, with_dispute, with_parties
 from rag.answer.verify import verify_answer
-from rag.types import Answer, Hit, Message, TokenCallback, VerifiedAnswer
+from rag.thresholds import THRESHOLDS
+from rag.types import Answer, Evidence, Hit, Message, TokenCallback, VerifiedAnswer
 
 
 def answer_question(ctx: StageContext, question: str, *, k: int | None = None, doc_ids: Sequence[str] = (),
@@ -24,9 +28,13 @@ def answer_question(ctx: StageContext, question: str, *, k: int | None = None, d
     query = retrieval_query or question
     t0 = time.perf_counter()
     hits = ctx.search(query, k=k, doc_ids=doc_ids, as_of=as_of)
-    retrieve_ms = (time.perf_counter() - t0) * 1000
     embedder = ctx.embedder
-    evidence = select_evidence(query, hits, embedder, settings) if hits else []
+    parties = comparison_parties(query)
+    if parties and hits:
+        hits, evidence = party_evidence(ctx, query, parties, hits, k=k, doc_ids=doc_ids, as_of=as_of)
+    else:
+        evidence = select_evidence(query, hits, embedder, settings) if hits else []
+    retrieve_ms = (time.perf_counter() - t0) * 1000
     judge = ctx.judge
     first_token_ms: float | None = None
     if not evidence or evidence_is_insufficient(query, evidence, embedder):
@@ -44,8 +52,42 @@ def answer_question(ctx: StageContext, question: str, *, k: int | None = None, d
                 if on_token is not None:
                     on_token(piece)
         verified = verify_answer(question, "".join(pieces), evidence, embedder, judge=judge)
+        verified = with_sides(query, verified, hits, evidence)
     return build_answer(question, verified, hits, model=ctx.model_info(), index=index_info(ctx),
                         retrieve_ms=retrieve_ms, first_token_ms=first_token_ms, t0=t0)
+
+
+def with_sides(query: str, verified: VerifiedAnswer, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> VerifiedAnswer:
+    """The verified answer restated as a dispute when the hits disagree on the asked figure, or with
+    each compared party quoted (rag.answer.sides); unchanged otherwise."""
+    sides = disputed_figure(query, hits)
+    if sides:
+        return with_dispute(verified, sides)
+    parties = comparison_parties(query)
+    return with_parties(verified, parties, evidence) if parties else verified
+
+
+def party_evidence(ctx: StageContext, query: str, parties: Sequence[str], hits: Sequence[Hit], *, k: int | None,
+                   doc_ids: Sequence[str], as_of: str | None) -> tuple[list[Hit], list[Evidence]]:
+    """Hits and evidence for a question comparing `parties`: each party searched on its own (the
+    question without the other parties' names) and its best sentence naming it (and not all the others)
+    taken first, then the best of the rest; evidence renumbered 1..n."""
+    merged = {h.chunk_id: h for h in hits}
+    own: list[Evidence] = []
+    for party in parties:
+        party_query = query
+        for other in parties:
+            if other != party:
+                party_query = party_query.replace(other, " ")
+        party_hits = ctx.search(party_query, k=k, doc_ids=doc_ids, as_of=as_of)
+        for hit in party_hits:
+            merged.setdefault(hit.chunk_id, hit)
+        others = [party_terms(p) for p in parties if p != party]
+        own += select_evidence(query, party_hits, ctx.embedder, ctx.settings, max_sources=1,
+                               must_hold=party_terms(party), others=others, avoid=own)
+    rest = select_evidence(query, list(merged.values()), ctx.embedder, ctx.settings, avoid=own)
+    chosen = (own + rest)[: max(THRESHOLDS.max_evidence, len(own) + 1)]
+    return list(merged.values()), [dataclasses.replace(ev, n=i) for i, ev in enumerate(chosen, 1)]
 
 
 def index_info(ctx: StageContext) -> dict[str, object]:

@@ -3,7 +3,7 @@ number per distinct quoted span (document, start, end)."""
 
 from __future__ import annotations
 
-from rag.types import Citation
+from rag.types import AnswerSentence, Citation
 
 
 class CitationBook:
@@ -22,3 +22,15 @@ class CitationBook:
             self._numbers[key] = n
             self.citations.append(Citation(n, doc_id, chunk_id, path, title, page, start, end, quote))
         return self._numbers[key]
+
+
+def with_markers(sentence: AnswerSentence) -> str:
+    """The sentence with its citation markers before its final stop ("... 2027 [1]."), or after it when
+    it ends in a quote."""
+    if not sentence.citations:
+        return sentence.text
+    marks = "".join(f"[{n}]" for n in sentence.citations)
+    text = sentence.text
+    if text.endswith((".", "!", "?")) and not text.endswith('"'):
+        return f"{text[:-1]} {marks}{text[-1]}"
+    return f"{text} {marks}"

@@ -21,9 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.answer.citebook import CitationBook
+from rag.answer.citebook import CitationBook, with_markers
 from rag.answer.evidence import sentence_scores
 from rag.answer.gate import refusal
+from rag.answer.labels import label_match
 from rag.answer.prompt import NOT_FOUND
 from rag.answer.sanitize import not_evidence
 from rag.answer.support import Claim, Source, cover, supports
@@ -216,7 +217,7 @@ def verify_answer(
             sentences.append(AnswerSentence(_quote_sentence(quote_span), (_cite(book, quote_span),), True))
     if not any(s.supported for s in sentences):
         return refusal(question)
-    answer = " ".join(_with_markers(s) for s in sentences)
+    answer = " ".join(with_markers(s) for s in sentences)
     return VerifiedAnswer(answer, tuple(sentences), tuple(book.citations), False)
 
 
@@ -224,7 +225,8 @@ def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Em
                        judge: Judge | None = None) -> _Span | None:
     """The sentence to quote: with a judge, the one it scores best among the sentences of the best
     evidence span's whole chunk (it orders sentences within a passage well, passages less well:
-    `bench/bench_judge.py`); without one, the best sentence of that span by cosine and overlap."""
+    `bench/bench_judge.py`); without one, the best sentence of that span by cosine and overlap. A label
+    line the question asks for ("Chair: ..." for "Who chaired ...?") is preferred to any other sentence."""
     ev = evidence[0]
     if judge is not None:
         chunk = ev.hit.chunk
@@ -232,6 +234,8 @@ def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Em
     spans = [s for s in _spans([ev]) if s.end - s.start < len(ev.text.strip())] or _spans([ev])
     if not spans:
         return None
+    asked = [s for s in spans if (m := label_match(question, s.text, ev.hit.title or "")) and m.asked]
+    spans = asked or spans
     if judge is not None:
         scores = judge.score(question, [s.text for s in spans])
     else:
@@ -243,16 +247,6 @@ def _quote_sentence(span: _Span) -> str:
     title = span.ev.hit.title or span.ev.hit.path
     date = f" ({span.ev.hit.date})" if span.ev.hit.date else ""
     return f'According to {title}{date}: "{" ".join(span.text.split())}"'
-
-
-def _with_markers(sentence: AnswerSentence) -> str:
-    if not sentence.citations:
-        return sentence.text
-    marks = "".join(f"[{n}]" for n in sentence.citations)
-    text = sentence.text
-    if text.endswith((".", "!", "?")) and not text.endswith('"'):
-        return f"{text[:-1]} {marks}{text[-1]}"
-    return f"{text} {marks}"
 
 
 def _cite(book: CitationBook, span: _Span) -> int:

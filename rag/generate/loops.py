@@ -18,13 +18,15 @@ LOOP_HOLD_WORDS = 2 * LOOP_MAX_PERIOD
 """Words held back from the screen so that a loop's copies are caught before they are shown."""
 
 _WORD = re.compile(r"\S+")
+_NUMBER = re.compile(r"\d+")
+"""Numbers compare equal in a loop: a counted loop ("4. David B. 5. David B. 6. David B.") is a loop."""
 
 
 def loop_start(text: str) -> int | None:
     """Offset in `text` where a repetition loop at its end begins (after the first copy of the
-    repeated phrase), or None when the end of `text` does not loop."""
+    repeated phrase), or None when the end of `text` does not loop. Digits count as one symbol."""
     matches = list(_WORD.finditer(text))
-    tokens = [m.group().lower().strip(".,;:!?\"'()") for m in matches]
+    tokens = [_NUMBER.sub("#", m.group().lower().strip(".,;:!?\"'()")) for m in matches]
     n = len(tokens)
     for period in range(1, LOOP_MAX_PERIOD + 1):
         need = LOOP_REPEATS_ONE_WORD if period == 1 else LOOP_REPEATS

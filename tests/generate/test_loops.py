@@ -15,6 +15,8 @@ from rag.generate.loops import loop_start, stop_loops
     ("The port, the port authority and the port board met.", False),
     ("Yes, yes.", False),
     ("Fees rose 2% in 2024, 2% in 2025 and 3% in 2026.", False),
+    ("The witnesses were: 1. Petra Vogel 2. Tomas Ek 3. David B. 4. David B. 5. David B. 6. David B.", True),
+    ("The witnesses were: 1. Petra Vogel 2. Tomas Ek 3. Jonas Berg", False),
 ])
 def test_loop_table(text: str, looping: bool) -> None:
     assert (loop_start(text) is not None) is looping
