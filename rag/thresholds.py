@@ -38,6 +38,9 @@ class Thresholds:
     ("Who chaired ...?", rag.answer.labels): such a line states the answer in two words, which cosine
     under-rates; hand-set on tests/answer/test_labels.py, checked by `bench/bench_qa.py --split eval
     --limit 100` (README, before/after)."""
+    speaker_said: float = 0.3
+    """Added to a sentence in which the person of a "What did X say ...?" question speaks (X or X's surname
+    beside a reporting verb or a quote, rag.answer.speakers); hand-set on tests/answer/test_speakers.py."""
     min_evidence_chars: int = 60
     """A selected sentence shorter than this is widened with a neighbour; hand-set."""
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from rag.answer.labels import OPENING_CHARS, label_match
 from rag.answer.sanitize import not_evidence
+from rag.answer.speakers import asks_author, is_byline, speaker, speaks
 from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences
@@ -64,6 +65,7 @@ def select_evidence(
               for t, m, (h, _, _) in zip(texts, labelled, candidates)]
     scores = sentence_scores(question, scored, embedder, [set(m.terms) if m else None for m in labelled])
     scores += np.array([THRESHOLDS.label_asked if m and m.asked else 0.0 for m in labelled], dtype=np.float32)
+    scores += _speaker_scores(question, texts)
     scores -= np.array([1.0 if not_evidence(t) else 0.0 for t in texts], dtype=np.float32)
     chosen: list[Evidence] = []
     taken: list[tuple[str, int, int]] = [(ev.hit.chunk.doc_id, ev.start, ev.end) for ev in avoid]
@@ -81,6 +83,15 @@ def select_evidence(
         if len(chosen) >= max_sources:
             break
     return chosen
+
+
+def _speaker_scores(question: str, texts: Sequence[str]) -> np.ndarray:
+    """-1 for bylines and datelines, or THRESHOLDS.label_asked when the question asks who wrote it (a byline
+    is a label of the author); +THRESHOLDS.speaker_said for
+    sentences in which the person a "What did X say ...?" question names speaks (rag.answer.speakers)."""
+    author, who = asks_author(question), speaker(question)
+    return np.array([((THRESHOLDS.label_asked if author else -1.0) if is_byline(t) else 0.0)
+                     + (THRESHOLDS.speaker_said if who and speaks(t, who) else 0.0) for t in texts], dtype=np.float32)
 
 
 def sentence_scores(question: str, texts: Sequence[str], embedder: Embedder,

@@ -64,9 +64,18 @@ _AUX_DO = re.compile(r"\b(?:do|does|did)\b", re.I)
 _PHRASE = re.compile(r"\b(?:the|a|an)\s+[\w’'-]+(?:\s+(?:of\s+(?:the\s+)?)?[\w’'-]+)*", re.I)
 
 
+_WH_PHRASE = re.compile(
+    r"^(?:what|which)\s+((?:[\w’'-]+\s+){0,3}?[\w’'-]+)\s+(?:does|did|do|is|are|was|were|will|would|can|could|has|"
+    r"have|had|should|must|may)\b", re.I)
+
+
 def _topic(question: str) -> str:
-    """The key noun phrase of a question: its first "the ..." phrase, else its longest name, else content words."""
+    """The key noun phrase of a question: the thing a "What/Which <noun> does ..." question asks for, else
+    its first "the ..." phrase, else its longest name, else content words."""
     body = question.strip().rstrip("?.!")
+    wh = _WH_PHRASE.match(body)
+    if wh and all(w.lower() not in STOPWORDS for w in wh.group(1).split()):
+        return f"the {wh.group(1)}"
     for match in _PHRASE.finditer(body):
         words = []
         for w in match.group().split():
@@ -91,8 +100,8 @@ def standalone_question(history: Sequence[Message], question: str, rewritten: st
     deterministic rewrite.
 
     The model's rewrite is accepted when its first line has 3-40 words, is not a repetition loop,
-    keeps at least half the follow-up's content words (any of the fallback's when it has none)
-    and does not leave a pronoun the fallback resolved. The deterministic rewrite: he/she/his/her
+    keeps at least half the follow-up's content words (any of the fallback's when it has none),
+    does not leave a pronoun the fallback resolved and names what the fallback resolved it to. The deterministic rewrite: he/she/his/her
     take the first name in the last assistant reply that the previous question did not already
     hold (else the previous question's topic); it/they/this take the previous question's topic
     (both kinds are replaced when both occur). A follow-up without pronouns gets, in brackets,
@@ -108,9 +117,44 @@ def standalone_question(history: Sequence[Message], question: str, rewritten: st
         if 3 <= len(words) <= 40 and len(set(words)) >= len(words) * 0.6:
             own, got = content_terms(question), content_terms(line)
             unresolved = fallback != question and bool(_PERSON_PRONOUN.search(line) or _THING_PRONOUN.search(line))
-            if not unresolved and (overlap(own, got) >= 0.5 or (not own and got & content_terms(fallback))):
+            referents = content_terms(fallback) - own
+            misread = bool(referents) and not referents <= got
+            if not unresolved and not misread and (overlap(own, got) >= 0.5 or (not own and got & content_terms(fallback))):
                 return line
     return fallback
+
+
+_TEMPORAL = re.compile(
+    r"\s*,?\s*\b(?:(?:after|before|since|following|until)\s+(?:that|this|then|it)|(?:at|by|from)\s+(?:that|this)\s+"
+    r"(?:time|point|date|stage)|afterwards|after\s+(?:that|which)|by\s+then|then)\b", re.I)
+"""Time anaphora ("after that", "at that time", "then"): they point at the previous answer's event, which
+the search cannot see; dropped from the standalone question (the question itself is answered as asked)."""
+_ASKED_SUBJECT = re.compile(
+    r"\b(?:did|does|do|was|is|were|are|has|have|had|will|would|can|could|should)\s+"
+    r"((?:[A-Z][\w’'-]*)(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'-]*)*)")
+_LEAD_IN = re.compile(r'According to [^"]*?:\s*(?=")')
+"""The system's 'According to <title> (<date>): "<quote>"' lead-in: a title names no person."""
+_NOT_PERSON = frozenset(
+    """according ministry company institute office agency authority council committee government department
+    union party bank board court university commission report statement briefing summary paper plan act
+    january february march april may june july august september october november december monday tuesday
+    wednesday thursday friday saturday sunday""".split())
+
+
+def _drop_temporal(question: str) -> str:
+    out = _TEMPORAL.sub("", question)
+    out = re.sub(r"^((?:and|but|so)\b),\s*", r"\1 ", out.strip(), flags=re.I)
+    return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", out)).strip()
+
+
+def _subject(prev_q: str) -> str:
+    """The name the previous question asked about as its subject ("did Tesla work ..." -> "Tesla")."""
+    m = _ASKED_SUBJECT.search(prev_q)
+    return m.group(1) if m and _could_be_person(m.group(1)) else ""
+
+
+def _could_be_person(name: str) -> bool:
+    return not any(w.lower().strip("’'") in _NOT_PERSON for w in name.split())
 
 
 def _substitute_referents(history: Sequence[Message], question: str) -> str:
@@ -119,9 +163,12 @@ def _substitute_referents(history: Sequence[Message], question: str) -> str:
     if not prev_q:
         return question
     topic = _topic(prev_q)
-    person = next((n for n in _names(prev_a, skip_first=False) if n not in prev_q), "") or topic
+    prev_a = _LEAD_IN.sub("", prev_a)
+    person = _subject(prev_q) or next((n for n in _names(prev_a, skip_first=False)
+                                       if n not in prev_q and _could_be_person(n)), "") or topic
     if not topic:
         return question
+    question = _drop_temporal(question)
 
     def substitute(pattern: re.Pattern[str], referent: str, text: str) -> tuple[str, bool]:
         match = pattern.search(text)

@@ -27,6 +27,7 @@ from rag.answer.gate import refusal
 from rag.answer.labels import label_match
 from rag.answer.prompt import NOT_FOUND
 from rag.answer.sanitize import not_evidence
+from rag.answer.speakers import asks_author, is_byline
 from rag.answer.support import Claim, Source, cover, supports
 from rag.embed.embedder import Embedder
 from rag.ingest.sentences import split_sentences, trim_span
@@ -226,7 +227,8 @@ def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Em
     """The sentence to quote: with a judge, the one it scores best among the sentences of the best
     evidence span's whole chunk (it orders sentences within a passage well, passages less well:
     `bench/bench_judge.py`); without one, the best sentence of that span by cosine and overlap. A label
-    line the question asks for ("Chair: ..." for "Who chaired ...?") is preferred to any other sentence."""
+    line the question asks for ("Chair: ..." for "Who chaired ...?") is preferred to any other sentence, and a
+    byline is never the quote unless the question asks who wrote it."""
     ev = evidence[0]
     if judge is not None:
         chunk = ev.hit.chunk
@@ -234,6 +236,8 @@ def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Em
     spans = [s for s in _spans([ev]) if s.end - s.start < len(ev.text.strip())] or _spans([ev])
     if not spans:
         return None
+    if not asks_author(question):
+        spans = [s for s in spans if not is_byline(s.text)] or spans
     asked = [s for s in spans if (m := label_match(question, s.text, ev.hit.title or "")) and m.asked]
     spans = asked or spans
     if judge is not None:

@@ -20,7 +20,6 @@ in order of first use across the sections, one number per distinct span.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -31,55 +30,15 @@ from rag.generate.generator import Generator
 from rag.ingest.readers.common import MONTH_NUMBERS as _MONTHS
 from rag.retrieve.lexical import content_words, normalize_term, words
 from rag.store.writer import Progress
-from rag.summary.extractive import Reading, flat, read_documents, select
+from rag.summary.actors import FoundActor, find_actors
+from rag.summary.extractive import Reading, flat, read_documents, select, with_antecedent
 from rag.summary.mapreduce import ReadingCitations, draft_summary
 from rag.thresholds import THRESHOLDS
 from rag.types import Actor, Brief, Chunk, Claim, DocumentInfo
 
-MAX_ACTORS = 8
 MAX_POSITIONS = 4
 MAX_TENSIONS = 5
 MAX_OPEN = 5
-
-_VERBS = (
-    "said|says|stated|states|argued|argues|warned|warns|announced|announces|told|tells|claimed|claims|"
-    "insisted|insists|noted|notes|added|explained|proposed|proposes|promised|pledged|suggested|suggests|wrote|"
-    "confirmed|confirms|denied|denies|rejected|rejects|criticised|criticized|criticises|criticizes|welcomed|"
-    "welcomes|called|calls|urged|urges|believes|estimated|estimates|predicted|predicts|expects|recommended|"
-    "recommends|opposed|opposes|supported|supports|backed|backs|questioned|maintained|maintains|countered|"
-    "acknowledged|cautioned|objected|disputed|accepted|endorsed|endorses|wants|favours|favors|agreed|agrees"
-)
-_CAP = r"[A-Z][\w'\u2019\-]*\.?"
-_NAME = rf"{_CAP}(?:\s+(?:(?:of|for|the|de|van|von|du|da|la|on)\s+)?{_CAP})*"
-_APPOS = r"(?:,\s+(?P<appos>[^,;.]{3,80}?),)?"
-_ADVERB = r"(?:(?:has|have|had|also|again|publicly|repeatedly|previously|later|now|then|recently)\s+){0,2}"
-_SUBJECT_VERB = re.compile(rf"(?P<name>{_NAME}){_APPOS}\s+{_ADVERB}(?P<verb>{_VERBS})\b")
-_VERB_SUBJECT = re.compile(
-    rf"\b(?:said|says|added|wrote|argued|warned|noted|stated|explained|insisted|cautioned)\s+"
-    rf"(?P<name>{_NAME})(?:,\s+(?P<appos>[^,;.]{{3,80}}))?")
-_PERSON = re.compile(r"(?:[A-Z][\w'\u2019\-]+\s+){1,3}[A-Z][\w'\u2019\-]+")
-_ACCORDING = re.compile(rf"\baccording to (?:the\s+)?(?P<name>{_NAME})")
-
-TITLES = frozenset(
-    """minister prime president vice deputy secretary senator governor mayor director chair chairman chairwoman
-    chairperson chief commissioner professor prof spokesperson spokesman spokeswoman head ceo ambassador judge
-    general admiral captain inspector commander cmdr representative rep sen gov mp councillor councilman
-    treasurer chancellor premier president-elect speaker auditor ombudsman""".split())
-LEADING_WORDS = frozenset("the a an yesterday today earlier later separately also last next then".split())
-HONORIFICS = frozenset("mr mrs ms mx dr sir dame lord lady".split())
-ROLE_WORDS = TITLES | frozenset(
-    """head leader official economist analyst engineer mayor member adviser advisor researcher founder manager
-    officer lawmaker coordinator expert scientist campaigner activist spokesperson president""".split())
-ORG_WORDS = frozenset(
-    """ministry authority agency council union association commission party bank institute office company
-    corporation group federation chamber department board committee operator fund ltd inc plc parliament
-    government coalition cabinet court university society alliance network trust utility utilities""".split())
-NOT_NAMES = frozenset(
-    """it this that these those they he she we i you there here but and however meanwhile officials critics
-    analysts experts residents economists observers sources opponents supporters campaigners lawmakers
-    ministers authorities some many most both each others people several monday tuesday wednesday thursday
-    friday saturday sunday january february march april may june july august september october november
-    december in on at by for if when while after before as one two three""".split())
 
 POSITIVE = frozenset(
     """support supports supported back backs backed welcome welcomes welcomed endorse endorses endorsed favour
@@ -89,7 +48,10 @@ NEGATIVE = frozenset(
     """oppose opposes opposed reject rejects rejected criticise criticises criticised criticize criticized
     against unfair burden harmful harm scrap scrapped delay delayed doubt doubts object objects objected
     condemn condemned refuse refused protest protested costly unaffordable unrealistic risky concern concerns
-    warn warns warned dangerous premature excessive""".split())
+    warn warns warned dangerous premature excessive withdraw withdraws withdrew withdrawal sanction sanctions
+    penalise penalize punish retaliate retaliation condemns""".split())
+_RULE_OUT = re.compile(r"\brul(?:e|es|ed|ing) out\b", re.I)
+"""A stance phrase: "ruled out" is against; "has not ruled out" (negated) is for."""
 
 _OPEN = re.compile(
     r"\?|\b(?:unclear|undecided|unresolved|uncertain(?:ty)?|unknown|open question|no decision|yet to|pending|"
@@ -151,113 +113,12 @@ def _context(text: str, start: int, end: int) -> set[str]:
 STOP_UNITS = frozenset("a an the and or of in on at to by for from with per than as is are was were".split())
 
 
-@dataclass
-class _Actor:
-    name: str
-    role: str = ""
-    organisation: bool = False
-    first: int = 0
-    units: list[int] = field(default_factory=list)
-
-
-def _split_name(raw: str) -> tuple[str, str]:
-    """(name, role) from a capitalised run such as "Finance Minister Ana Petrov"."""
-    tokens = raw.split()
-    while tokens and tokens[0].lower().rstrip(".") in LEADING_WORDS:
-        tokens = tokens[1:]
-    cut = -1
-    for j, tok in enumerate(tokens[:-1]):
-        if tok.lower().rstrip(".") in TITLES | HONORIFICS:
-            cut = j
-    role = " ".join(t for t in tokens[:cut + 1] if t.lower().rstrip(".") not in HONORIFICS)
-    name = " ".join(tokens[cut + 1:]).rstrip(".,")
-    if not role and tokens and tokens[-1].lower() in TITLES:
-        role = name
-    if name.endswith(("'s", "\u2019s")):
-        name = name[:-2]
-    return name, role
-
-
-def _role_before(text: str, start: int) -> str:
-    """A lower-case role written just before a name, e.g. "finance minister" in "finance minister Ana Petrov"."""
-    before = words(text[max(0, start - 60):start])[-3:]
-    for j in range(len(before)):
-        tail = before[j:]
-        if tail and tail[-1].lower() in ROLE_WORDS and all(w.islower() for w in tail):
-            return " ".join(tail)
-    return ""
-
-
-_NOT_ROLE_START = frozenset("through in at on with by from for after before speaking who which whose while".split())
-
-
-def _clean_role(appos: str | None) -> str:
-    if not appos:
-        return ""
-    ws = appos.split()
-    if not any(w.lower().strip("()") in ROLE_WORDS for w in ws) or ws[0].lower() in _NOT_ROLE_START:
-        return ""
-    return " ".join(ws[1:] if ws[0].lower() in ("the", "a", "an") else ws)
-
-
-def _alias_of(alias: _Actor, actor: _Actor) -> bool:
-    """A person's surname, a bare title found in a person's role, or an organisation's head word."""
-    tokens, short = actor.name.split(), alias.name
-    if len(tokens) < 2 or alias is actor:
-        return False
-    if actor.organisation:
-        return alias.organisation and tokens[0] == short
-    titles = short.lower().split()
-    return tokens[-1] == short or (all(t in TITLES for t in titles) and titles[-1] in actor.role.lower().split())
-
-
-def _extend_org(text: str, start: int, name: str) -> str:
-    """Join "Ministry of Coastal Affairs" + "and" + "Energy" into one organisation name."""
-    m = re.search(rf"({_NAME})\s+and\s+$", text[:start])
-    if m and any(t.lower() in ORG_WORDS | TITLES for t in m.group(1).split()):
-        return f"{m.group(1)} and {name}"
-    return name
-
-
-def find_actors(reading: Reading) -> list[_Actor]:
-    """Named people and organisations with the units that attribute something to them."""
-    found: dict[str, _Actor] = {}
-    for u in reading.units:
-        if not u.eligible:
-            continue
-        for pattern in (_SUBJECT_VERB, _VERB_SUBJECT, _ACCORDING):
-            for m in pattern.finditer(u.text):
-                office = _extend_org(u.text, m.start("name"), m.group("name"))
-                appos = (m.groupdict().get("appos") or "").strip()
-                if _PERSON.fullmatch(appos) and any(t.lower() in TITLES for t in office.split()):
-                    name, role = appos, " ".join(t for t in office.split() if t.lower() not in LEADING_WORDS)
-                else:
-                    name, role = _split_name(office)
-                tokens = name.split()
-                if not tokens or tokens[0].lower().rstrip(".") in NOT_NAMES or len(name) < 3:
-                    continue
-                actor = found.setdefault(name, _Actor(name, first=u.index))
-                actor.organisation = actor.organisation or any(t.lower() in ORG_WORDS for t in tokens)
-                role = role or _clean_role(appos) or _role_before(u.text, m.start("name"))
-                actor.role = actor.role or role
-                if u.index not in actor.units:
-                    actor.units.append(u.index)
-    for short in [n for n in found if len(n.split()) == 1 or all(t.lower() in TITLES for t in n.split())]:
-        full = [n for n, a in found.items() if _alias_of(found[short], a)]
-        if len(full) == 1:
-            target, alias = found[full[0]], found.pop(short)
-            target.units = sorted(set(target.units) | set(alias.units))
-            target.role = target.role or alias.role
-            target.first = min(target.first, alias.first)
-    for actor in found.values():
-        if actor.organisation and not actor.role:
-            actor.role = "organisation"
-    return sorted(found.values(), key=lambda a: (-len(a.units), a.first))[:MAX_ACTORS]
-
-
-def _dated(reading: Reading, i: int) -> str:
+def _position(reading: Reading, book: ReadingCitations, i: int) -> Claim:
+    """An actor's position: unit i dated, with the sentence before it when it leans on that one."""
+    units = with_antecedent(reading, i)
+    text = " ".join(flat(reading.units[j].text) for j in units)
     date = reading.date(i)
-    return f"{date}: {flat(reading.units[i].text)}" if date else flat(reading.units[i].text)
+    return Claim(f"{date}: {text}" if date else text, book.cite_all(units))
 
 
 def _order(reading: Reading, i: int) -> tuple[str, int, int]:
@@ -267,7 +128,7 @@ def _order(reading: Reading, i: int) -> tuple[str, int, int]:
 def _polarity(text: str) -> int:
     ws = [w.lower() for w in words(text)]
     pos = sum(w in POSITIVE for w in ws)
-    neg = sum(w in NEGATIVE for w in ws)
+    neg = sum(w in NEGATIVE for w in ws) + len(_RULE_OUT.findall(text))
     if any(w in ("not", "no", "never") or w.endswith("n't") for w in ws):
         pos, neg = neg, pos
     return (pos > neg) - (neg > pos)
@@ -306,7 +167,7 @@ def _topic_words(text: str) -> set[str]:
             and w not in _MONTHS}
 
 
-def find_tensions(reading: Reading, actors: Sequence[_Actor]) -> list[tuple[str, tuple[int, int], float]]:
+def find_tensions(reading: Reading, actors: Sequence[FoundActor]) -> list[tuple[str, tuple[int, int], float]]:
     """(wording, (cited first, cited second), strength) of each disagreement, strongest first."""
     units = [u for u in reading.units if u.eligible]
     figures = {u.index: _quantities(u.text) for u in units}
@@ -386,8 +247,7 @@ def make_brief(documents: Sequence[DocumentInfo], chunks: Sequence[Chunk], gener
     actors = []
     for actor in found:
         picked = select(reading, actor.units, k=MAX_POSITIONS)
-        positions = tuple(Claim(_dated(reading, i), (book.cite(i),))
-                          for i in sorted(picked, key=lambda i: _order(reading, i)))
+        positions = tuple(_position(reading, book, i) for i in sorted(picked, key=lambda i: _order(reading, i)))
         actors.append(Actor(actor.name, actor.role, positions))
     tensions = tuple(Claim(text, book.cite_all(pair)) for text, pair, _ in find_tensions(reading, found))
     open_questions = tuple(Claim(flat(reading.units[i].text), (book.cite(i),)) for i in find_open_questions(reading))

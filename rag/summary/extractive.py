@@ -150,6 +150,35 @@ def _is_eligible(text: str) -> bool:
     return text.rstrip()[-1:] in ".!?\"'\u201d\u2019" or len(ws) >= 30
 
 
+_OPENING_ANAPHOR = re.compile(
+    r"^(?:[\"'\u201c\u2018(]\s*)?(?:this|that|these|those|its|he|she|his|her|they|their|them|such|"
+    r"it(?!\s+(?:is|was|remains|seems|appears|will\s+be|would\s+be)\s+(?:\w+\s+){0,2}?"
+    r"(?:that|whether|to|if|how|when|why|who|what)\b)|"
+    r"(?:the|this|that|these|those)\s+(?:proposal|plan|move|decision|measure|idea|scheme|bill|change|policy|step|"
+    r"announcement|report|approach|option|rule|target|figure|levy|project))\b", re.I)
+_BARE_DEMONSTRATIVE = re.compile(
+    r"^\W*(?:\S+\s+){0,6}?(?:opposed|supported|rejected|welcomed|criticised|criticized|backed|endorsed|"
+    r"questioned|disputed|described|called|defended|dismissed|echoed|doubted)\s+(?:this|that|these|those|it|them)\b"
+    r"(?!\s+(?:proposal|plan|move|decision|measure|idea|scheme|bill|change|policy|step|report|levy|project)\b)", re.I)
+
+
+def leans_on_previous(text: str) -> bool:
+    """True when a sentence reads only with the one before: it opens with an anaphor ("This", "He",
+    "The proposal") or its first words take a bare demonstrative ("Dr Okafor opposed this, warning ...")."""
+    return bool(_OPENING_ANAPHOR.match(text) or _BARE_DEMONSTRATIVE.match(text))
+
+
+def with_antecedent(reading: "Reading", i: int) -> tuple[int, ...]:
+    """Unit i, preceded by the sentence before it in its document when it leans on that one
+    (`leans_on_previous`), so a quoted sentence reads on its own."""
+    u = reading.units[i]
+    if i > 0 and leans_on_previous(u.text):
+        prev = reading.units[i - 1]
+        if prev.doc_id == u.doc_id and prev.position == u.position - 1 and prev.text.strip():
+            return (i - 1, i)
+    return (i,)
+
+
 def flat(text: str) -> str:
     """`text` with every run of whitespace (hard line wraps included) turned into one space."""
     return " ".join(text.split())

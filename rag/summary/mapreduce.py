@@ -36,7 +36,16 @@ from rag.generate.generator import Generator
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.lexical import content_words
 from rag.store.writer import Progress
-from rag.summary.extractive import MARKER, Reading, TokenCounter, flat, read_documents, select, support
+from rag.summary.extractive import (
+    MARKER,
+    Reading,
+    TokenCounter,
+    flat,
+    read_documents,
+    select,
+    support,
+    with_antecedent,
+)
 from rag.thresholds import THRESHOLDS
 from rag.types import AnswerSentence, Chunk, Coverage, DocumentInfo, Message, VerifiedAnswer
 
@@ -192,8 +201,9 @@ def compose(reading: Reading, plan: NotesPlan, raw: str, target: int, embedder: 
             best = max(left, key=lambda i: float(reading.vectors[i] @ vec))
             if float(reading.vectors[best] @ vec) < THRESHOLDS.fallback_cosine:
                 best = left[0]
-            out.append(Drafted(flat(reading.units[best].text), (best,), True))
-            used.add(best)
+            units = _note_units(reading, best, out)
+            out.append(Drafted(quoted(reading, units), units, True))
+            used.update(units)
             kept.append(reading.vectors[best])
         else:
             out.append(Drafted(text, (), False))
@@ -201,8 +211,23 @@ def compose(reading: Reading, plan: NotesPlan, raw: str, target: int, embedder: 
     if missing > 0:
         extra = select(reading, [i for i in plan.ranked if i not in used], k=missing, already=sorted(used))
         for i in sorted(extra, key=lambda i: (reading.doc_rank(reading.units[i].doc_id), i)):
-            out.append(Drafted(flat(reading.units[i].text), (i,), True))
+            units = _note_units(reading, i, out)
+            out.append(Drafted(quoted(reading, units), units, True))
+            used.update(units)
     return out
+
+
+def _note_units(reading: Reading, i: int, out: Sequence[Drafted]) -> tuple[int, ...]:
+    """Unit i as a quoted note: with the sentence it leans on, unless the note just before ends with it."""
+    units = with_antecedent(reading, i)
+    if len(units) == 2 and out and units[0] in out[-1].units:
+        return (i,)
+    return units
+
+
+def quoted(reading: Reading, units: Sequence[int]) -> str:
+    """The text of consecutive units quoted as one note (a sentence and the antecedent it leans on)."""
+    return " ".join(flat(reading.units[i].text) for i in units)
 
 
 def draft_summary(reading: Reading, generator: Generator, embedder: Embedder, settings: Settings,

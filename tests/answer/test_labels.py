@@ -42,6 +42,7 @@ def test_label_of(line: str, label: str | None) -> None:
     ("When was the note issued?", "Date of issue: 3 May 2026", True),
     ("Who chaired the committee session?", "Clerk: Jonas Berg", False),
     ("What did the witnesses say?", "Chair: Rosa Lindqvist MP", False),
+    ("When does the levy take effect?", "Date: 16 April 2026", False),  # a release's date is not the event's
 ])
 def test_label_match(question: str, line: str, asked: bool) -> None:
     match = label_match(question, line, TITLE)
