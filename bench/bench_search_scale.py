@@ -129,7 +129,7 @@ def bench_vectors(vectors: np.ndarray, queries: np.ndarray, k: int) -> list[dict
         build = time.perf_counter() - t0
         size_mb = len(__import__("faiss").serialize_index(index.index)) / 2**20
         index.search(queries[0], k)
-        lat, res = time_queries(lambda q: index.search(q, k), queries)
+        lat, res = time_queries(lambda q, index=index: index.search(q, k), queries)
         recall = np.mean([len(set((r[:10] - 1).tolist()) & set(t.tolist())) / 10 for r, t in zip(res, truth)])
         rows.append({"n": n, "index": kind, **({k2: v for k2, v in index.describe().items() if k2 in ("nlist", "nprobe")}),
                      "build_s": round(build, 1), "index_mb": round(size_mb), "p50_ms": round(percentile(lat, 50), 2),

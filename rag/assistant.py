@@ -19,7 +19,8 @@ from rag.retrieve.hybrid import Query, search
 from rag.retrieve.judge import Judge
 from rag.retrieve.rerank import load_judge
 from rag.retrieve.rerank import rerank as rerank_hits
-from rag.store.indexes import SearchIndexes, load_or_build
+from rag.store.backend import ChunkIndex
+from rag.store.indexes import load_or_build
 from rag.store.sqlite import Store
 from rag.store.writer import Progress, chunking_signature, ingest
 from rag.types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestReport, Message, TokenCallback
@@ -44,7 +45,7 @@ class Assistant:
         self._generator = generator
         self._judge = judge
         self._store: Store | None = None
-        self._indexes: SearchIndexes | None = None
+        self._indexes: ChunkIndex | None = None
         self._state_lock = threading.RLock()
         self._write_lock = threading.Lock()
         self.generation_lock = MODEL_LOCK
@@ -103,11 +104,24 @@ class Assistant:
     def _signature(self) -> str:
         return chunking_signature(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
-    def _search_indexes(self) -> SearchIndexes:
+    @property
+    def _local(self) -> bool:
+        return self.settings.store.strip() == "local"
+
+    def _search_indexes(self, locked: bool = False) -> ChunkIndex:
+        """The search side of the store (rag.store.backend), in line with the catalog; `locked`:
+        the caller holds the index's write lock."""
         store = self._open()
         with self._state_lock:
-            if self._indexes is None or self._indexes.generation != store.generation:
-                self._indexes = load_or_build(store)
+            if self._local:
+                if self._indexes is None or self._indexes.generation != store.generation:
+                    self._indexes = load_or_build(store)
+                return self._indexes
+            if self._indexes is None:
+                from rag.store.qdrant import QdrantIndex
+
+                self._indexes = QdrantIndex.open(self.settings, store)
+            self._indexes.refresh(store, locked=locked)
             return self._indexes
 
     def stats(self) -> dict[str, int]:
@@ -130,10 +144,12 @@ class Assistant:
         with self._write_lock:
             store = self._open(create=True)
             with store.writer():
+                index = None if self._local else self._search_indexes(locked=True)
                 report = ingest(store, self.embedder, paths, exclude=exclude,
                                 chunk_tokens=self.settings.chunk_tokens, overlap=self.settings.chunk_overlap,
-                                progress=progress)
-                self._search_indexes()  # build and save the derived indexes while we hold the lock
+                                progress=progress,
+                                on_commit=None if index is None else (lambda ids: index.apply(store, ids)))
+                self._search_indexes(locked=True)  # build and save the derived indexes while we hold the lock
         return report
 
     def documents(self) -> list[DocumentInfo]:
@@ -160,9 +176,12 @@ class Assistant:
             store = self._open()
             with store.writer():
                 doc_id = store.resolve_doc(doc_id_or_path)
+                index = None if self._local else self._search_indexes(locked=True)
                 store.remove_documents([doc_id])
+                if index is not None:
+                    index.apply(store, [doc_id])
                 store.prune_embeddings()
-                self._search_indexes()
+                self._search_indexes(locked=True)
         return [doc_id]
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
@@ -245,6 +264,8 @@ class Assistant:
     def close(self) -> None:
         """Release the index files (models stay cached in the process)."""
         with self._state_lock:
+            if self._indexes is not None:
+                self._indexes.close()
             if self._store is not None:
                 self._store.close()
             self._store = None

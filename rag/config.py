@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -105,6 +106,25 @@ class Settings:
     read_timeout_s: float = 10.0
     """Seconds `rag serve` waits for a request's headers (all of them, from the connection or its
     first byte) and for each next piece of its body; then it closes the connection [RAG_READ_TIMEOUT_S]."""
+    watch_debounce_ms: int = 300
+    """`rag watch`: quiet time after the last file event before a batch is applied. Editors' saves
+    (temp file, rename) and a copy of many files come in faster bursts, so each lands as one
+    ingest; short enough that a saved file is searchable within a second [RAG_WATCH_DEBOUNCE_MS]."""
+    watch_max_wait_ms: int = 5000
+    """`rag watch`: the longest a batch waits while events keep coming (a long copy), so the index
+    still catches up every few seconds [RAG_WATCH_MAX_WAIT_MS]."""
+
+    store: str = "local"
+    """Where chunks are searched: `local` (FAISS + bm25s files in the index folder), `qdrant:PATH`
+    (Qdrant's local mode in that folder, no server) or `http(s)://host:port` (a Qdrant server or
+    cluster). SQLite in the index folder stays the catalog in every mode [RAG_STORE]."""
+    qdrant_collection: str = "briefing_rag"
+    """The Qdrant collection of this index; one collection per index folder [RAG_QDRANT_COLLECTION]."""
+    qdrant_api_key: str | None = field(default=None, repr=False)
+    """API key of the Qdrant server [RAG_QDRANT_API_KEY]."""
+    qdrant_timeout_s: int = 10
+    """Seconds one Qdrant request may take before the server counts as unreachable: a bulk upsert
+    of 256 points takes well under 1 s on a healthy server [RAG_QDRANT_TIMEOUT_S]."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -154,8 +174,16 @@ class Settings:
             raise ConfigError(f"n_ctx must be at least 512, not {self.n_ctx}")
         if self.max_body_kb < 1:
             raise ConfigError(f"max_body_kb must be at least 1, not {self.max_body_kb}")
+        store_kind(self.store)
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{1,255}", self.qdrant_collection):
+            raise ConfigError(f"qdrant_collection {self.qdrant_collection!r}: use letters, digits, '_' and '-'")
+        if self.qdrant_timeout_s < 1:
+            raise ConfigError(f"qdrant_timeout_s must be at least 1, not {self.qdrant_timeout_s}")
         if not self.read_timeout_s > 0:
             raise ConfigError(f"read_timeout_s must be more than 0 seconds, not {self.read_timeout_s}")
+        if not 10 <= self.watch_debounce_ms <= self.watch_max_wait_ms:
+            raise ConfigError(f"watch_debounce_ms ({self.watch_debounce_ms}) must be at least 10 and at most "
+                              f"watch_max_wait_ms ({self.watch_max_wait_ms})")
 
     @property
     def embedder_path(self) -> str:
@@ -207,6 +235,21 @@ def _coerce(name: str, type_name: Any, value: Any, source: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {value!r} is not a valid {kind} for {name}") from exc
     return None if value is None else str(value)
+
+
+STORE_KINDS = ("local", "qdrant:PATH", "http(s)://host:port")
+
+
+def store_kind(uri: str) -> str:
+    """"local", "qdrant-path" or "qdrant-url" for a --store value; ConfigError for anything else."""
+    value = uri.strip()
+    if value == "local":
+        return "local"
+    if value.startswith("qdrant:") and value[len("qdrant:"):].strip():
+        return "qdrant-path"
+    if value.startswith(("http://", "https://")) and value.split("://", 1)[1].strip("/"):
+        return "qdrant-url"
+    raise ConfigError(f"--store {uri!r} is not one of {', '.join(STORE_KINDS)} (RAG_STORE)")
 
 
 def configure_offline() -> None:

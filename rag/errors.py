@@ -58,6 +58,13 @@ class IndexLockedError(RagError):
     status = 409
 
 
+class StoreUnavailableError(RagError):
+    """The chosen store (a Qdrant server, or a Qdrant folder another process holds) cannot be used."""
+
+    kind = "store_unavailable"
+    status = 503
+
+
 class NotFoundError(RagError):
     """A document or chunk id is not in the index."""
 
@@ -77,3 +84,17 @@ class GenerationError(ModelError):
 
     kind = "generation_error"
     status = 502
+
+
+class ExportError(RagError):
+    """An answer, summary or brief cannot be exported: unknown format, unwritable path, bad input."""
+
+    kind = "export_error"
+    status = 422
+
+
+class StaleExportError(ExportError):
+    """A citation no longer matches its document's text (the document changed or was removed)."""
+
+    kind = "stale_citation"
+    status = 409

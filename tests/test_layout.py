@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 
 # Stage order, earliest first: sources -> documents -> chunks -> embeddings -> store -> retrieval
-# -> generation -> answer -> summary; the Assistant orders them; eval and the shells sit on top.
+# -> generation -> answer -> summary -> export; the Assistant orders them; eval and the shells sit on top.
 STAGES: list[tuple[str, ...]] = [
     ("rag.types", "rag.errors", "rag.thresholds"),
     ("rag.config",),
@@ -25,7 +25,8 @@ STAGES: list[tuple[str, ...]] = [
     ("rag.generate",),
     ("rag.answer",),
     ("rag.summary",),
-    ("rag.assistant", "rag.api", "rag.serialize", "rag"),
+    ("rag.export",),
+    ("rag.assistant", "rag.api", "rag.serialize", "rag.watch", "rag"),
     ("rag.eval",),
     ("rag.training",),
     ("rag.cli", "rag.server", "rag.__main__"),

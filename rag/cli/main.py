@@ -9,6 +9,7 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from rag import RagError, Settings, __version__
 from rag.api import AssistantAPI
+from rag.cli.exporting import HELP as EXPORT_HELP
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -33,6 +34,8 @@ def _common(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help="index directory (default: $RAG_INDEX or ./index)")
     p.add_argument("--embedder", metavar="NAME_OR_PATH", default=default,
                    help="sentence-transformers model ($RAG_EMBEDDER)")
+    p.add_argument("--store", metavar="URI", default=default,
+                   help="where chunks are searched: local (default), qdrant:PATH or http(s)://host:port ($RAG_STORE)")
     p.add_argument("--json", action="store_true", default=False if parser is not None else argparse.SUPPRESS,
                    help="print one JSON document on stdout")
     return p
@@ -103,12 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", action="append", default=[], metavar="ID", help="only this document (repeatable)")
     p.add_argument("--no-stream", action="store_true", help="print the answer once, at the end")
     p.add_argument("--batch", metavar="FILE", help="one question a line ('-' for stdin); JSON Lines with --json")
+    p.add_argument("--export", metavar="PATH", help=EXPORT_HELP)
 
     p = sub.add_parser("summarize", parents=[common, llm], help="summarise documents (all when none given)")
     p.add_argument("doc_ids", nargs="*", metavar="DOC_ID")
     p.add_argument("--no-stream", action="store_true")
+    p.add_argument("--export", metavar="PATH", help=EXPORT_HELP)
     p = sub.add_parser("brief", parents=[common, llm], help="structured brief: key points, actors, tensions")
     p.add_argument("doc_ids", nargs="*", metavar="DOC_ID")
+    p.add_argument("--export", metavar="PATH", help=EXPORT_HELP)
     sub.add_parser("chat", parents=[common, llm], help="interactive questions with follow-ups")
 
     p = sub.add_parser("eval", parents=[common, llm], help="measure retrieval, QA or summary quality on a dataset")
@@ -128,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' ($RAG_API_KEY)")
+    p.add_argument("--watch", action="append", default=[], metavar="FOLDER",
+                   help="also keep the index in step with FOLDER, as `rag watch` does (repeatable)")
+    p = sub.add_parser("watch", parents=[common], help="keep the index in step with folders as their files change")
+    p.add_argument("paths", nargs="+", metavar="FOLDER")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files")
     return parser
 
 
@@ -140,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         subcommands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = Settings.from_env(
-            index_dir=args.index, embedder=args.embedder, model=getattr(args, "model", None),
+            index_dir=args.index, embedder=args.embedder, store=args.store, model=getattr(args, "model", None),
             llm_url=getattr(args, "llm_url", None), llm_model=getattr(args, "llm_model", None),
             api_key=getattr(args, "api_key", None))
         from rag.assistant import Assistant
@@ -235,10 +246,14 @@ def cmd_search(assistant: AssistantAPI, args: argparse.Namespace) -> int:
 
 def cmd_ask(assistant: AssistantAPI, args: argparse.Namespace) -> int:
     from rag import serialize
+    from rag.cli.exporting import check_export, export_result
     from rag.cli.render import render_answer, token_printer
 
     if (args.question is None) == (args.batch is None):
         return _usage("give a QUESTION or --batch FILE (not both)")
+    if args.batch and args.export:
+        return _usage("--export takes one QUESTION, not --batch")
+    check_export(args)
     questions = [args.question] if args.batch is None else _lines(args.batch)
     stream = not (args.json or args.no_stream or args.batch) and sys.stdout.isatty()
     for question in questions:
@@ -248,13 +263,16 @@ def cmd_ask(assistant: AssistantAPI, args: argparse.Namespace) -> int:
             _emit(serialize.answer_json(answer))
         else:
             render_answer(answer, streamed=printer is not None and printer.printed)
+        export_result(assistant, answer, args)
     return EXIT_OK
 
 
 def cmd_summarize(assistant: AssistantAPI, args: argparse.Namespace) -> int:
     from rag import serialize
+    from rag.cli.exporting import check_export, export_result
     from rag.cli.render import progress_bar, render_answer, token_printer
 
+    check_export(args)
     stream = not (args.json or args.no_stream) and sys.stdout.isatty()
     with progress_bar("summarize", unit="") as progress:
         printer = token_printer(before_first=progress.close) if stream else None
@@ -263,16 +281,20 @@ def cmd_summarize(assistant: AssistantAPI, args: argparse.Namespace) -> int:
         _emit(serialize.answer_json(summary))
     else:
         render_answer(summary, streamed=printer is not None and printer.printed)
+    export_result(assistant, summary, args)
     return EXIT_OK
 
 
 def cmd_brief(assistant: AssistantAPI, args: argparse.Namespace) -> int:
     from rag import serialize
+    from rag.cli.exporting import check_export, export_result
     from rag.cli.render import progress_bar, render_brief
 
+    check_export(args)
     with progress_bar("brief", unit="") as progress:
         brief = assistant.brief(args.doc_ids, progress=progress)
     _emit(serialize.brief_json(brief)) if args.json else render_brief(brief)
+    export_result(assistant, brief, args)
     return EXIT_OK
 
 
@@ -285,8 +307,14 @@ def cmd_chat(assistant: AssistantAPI, args: argparse.Namespace) -> int:
 def cmd_serve(assistant: AssistantAPI, args: argparse.Namespace) -> int:
     from rag.server.app import serve
 
-    serve(assistant, host=args.host, port=args.port)
+    serve(assistant, host=args.host, port=args.port, watch=args.watch)
     return EXIT_OK
+
+
+def cmd_watch(assistant: AssistantAPI, args: argparse.Namespace) -> int:
+    from rag.cli.watch import cmd_watch as run_watch
+
+    return run_watch(assistant, args)
 
 
 def cmd_eval(assistant: AssistantAPI, args: argparse.Namespace) -> int:
@@ -302,5 +330,5 @@ def cmd_eval(assistant: AssistantAPI, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[AssistantAPI, argparse.Namespace], int]] = {
     "ingest": cmd_ingest, "docs": cmd_docs, "show": cmd_show, "rm": cmd_rm, "search": cmd_search,
     "ask": cmd_ask, "summarize": cmd_summarize, "brief": cmd_brief, "chat": cmd_chat, "serve": cmd_serve,
-    "eval": cmd_eval,
+    "eval": cmd_eval, "watch": cmd_watch,
 }

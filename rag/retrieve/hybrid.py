@@ -1,5 +1,5 @@
-"""Hybrid search: dense (FAISS) + BM25, fused by a convex mix of min-max-normalised scores,
-with document/date filters and a near-duplicate filter for diversity."""
+"""Hybrid search: dense + BM25 (from the local FAISS/bm25s files or from Qdrant), fused by a convex
+mix of min-max-normalised scores, with document/date filters and a near-duplicate filter for diversity."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.errors import ConfigError
 from rag.retrieve.dates import DateHint, in_range
-from rag.store.indexes import SearchIndexes
+from rag.store.backend import ChunkFilter, ChunkIndex
 from rag.store.sqlite import Store
 from rag.thresholds import THRESHOLDS
 from rag.types import Copy, Hit
@@ -36,24 +36,17 @@ class Query:
     """When the question is about (rag.retrieve.dates): hits inside the range, or the newest, are boosted."""
 
 
-def search(store: Store, indexes: SearchIndexes, embedder: Embedder, query: Query) -> list[Hit]:
-    """The best `query.k` hits, best first, ranks from 1."""
+def search(store: Store, indexes: ChunkIndex, embedder: Embedder, query: Query) -> list[Hit]:
+    """The best `query.k` hits, best first, ranks from 1, from either store (rag.store.backend)."""
     if query.mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {query.mode!r}")
     if not query.text.strip():
         raise ConfigError("the query is empty")
-    allowed = None
-    if query.doc_ids or query.since or query.until:
-        allowed = store.rowids_where(query.doc_ids, query.since, query.until)
+    where = ChunkFilter(tuple(query.doc_ids), query.since, query.until)
     n = max(THRESHOLDS.candidates, query.k * 4)
-    dense: dict[int, float] = {}
-    bm25: dict[int, float] = {}
-    if query.mode in ("hybrid", "dense"):
-        ids, scores = indexes.vectors.search(embedder.embed_query(query.text), n, allowed)
-        dense = dict(zip(ids.tolist(), scores.tolist()))
-    if query.mode in ("hybrid", "bm25"):
-        ids, scores = indexes.keywords.search(query.text, n, allowed)
-        bm25 = dict(zip(ids.tolist(), scores.tolist()))
+    vector = embedder.embed_query(query.text) if query.mode in ("hybrid", "dense") else None
+    dense, bm25 = indexes.candidates(store, vector, query.text if query.mode in ("hybrid", "bm25") else None,
+                                     n, where)
     if query.mode == "dense":
         fused = dense
     elif query.mode == "bm25":

@@ -204,6 +204,7 @@ def create_app(assistant: AssistantAPI, *, max_waiting: int = DEFAULT_MAX_WAITIN
     `allowed_hosts`: Host header values served (default loopback names; None: any).
     """
     from rag.server.api import router as api_router
+    from rag.server.export_route import router as export_router
     from rag.server.openai_route import router as openai_router
     from rag.server.uploads import router as upload_router
 
@@ -229,6 +230,7 @@ def create_app(assistant: AssistantAPI, *, max_waiting: int = DEFAULT_MAX_WAITIN
 
     secured = [Depends(require_key)]
     app.include_router(api_router, dependencies=secured)
+    app.include_router(export_router, dependencies=secured)
     app.include_router(upload_router, dependencies=secured)
     app.include_router(openai_router, dependencies=secured)
 
@@ -297,10 +299,12 @@ def _log_config(uvicorn: Any) -> dict[str, Any]:
 
 
 def serve(assistant: AssistantAPI, host: str = "127.0.0.1", port: int = 8000, *, max_waiting: int = DEFAULT_MAX_WAITING,
-          log_level: str = "info") -> None:
-    """Serve `assistant` over HTTP until SIGINT/SIGTERM (graceful shutdown, then return).
+          log_level: str = "info", watch: Sequence[str] = ()) -> None:
+    """Serve `assistant` over HTTP until SIGINT/SIGTERM (graceful shutdown, then return), keeping
+    the index in step with the `watch` folders in a background thread (rag.watch) meanwhile.
 
-    Raises ConfigError for a non-loopback host without an API key, or when the port is taken.
+    Raises ConfigError for a non-loopback host without an API key, a missing watch folder, or when
+    the port is taken.
     """
     settings = assistant.settings
     if not is_loopback(host) and not settings.api_key:
@@ -308,6 +312,9 @@ def serve(assistant: AssistantAPI, host: str = "127.0.0.1", port: int = 8000, *,
                           "your documents; give --api-key KEY (or set RAG_API_KEY), or bind 127.0.0.1")
     import uvicorn
 
+    from rag.watch import FolderWatch
+
+    watcher = FolderWatch(assistant, watch, on_batch=_log_batch, on_notice=log.warning) if watch else None
     hosts = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
     app = create_app(assistant, max_waiting=max_waiting, allowed_hosts=hosts)
     sock = _bind(host, port)
@@ -325,6 +332,12 @@ def serve(assistant: AssistantAPI, host: str = "127.0.0.1", port: int = 8000, *,
     server = Server(config)
     print(f"briefing-rag serving http://{shown}:{bound_port}/ (API docs at /docs); Ctrl-C stops it",
           file=sys.stderr, flush=True)
-    with _clean_exit_on_signals():
+    with _clean_exit_on_signals(), watcher or contextlib.nullcontext():
         server.run(sockets=[sock])
     sock.close()
+
+
+def _log_batch(batch: Any) -> None:
+    log.info("watch: %s", batch.describe())
+    for failure in batch.report.failed:
+        log.warning("watch: failed: %s: %s", failure.path, failure.error)

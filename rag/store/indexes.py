@@ -14,11 +14,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
 from rag.errors import IndexCorruptError
+from rag.store.backend import ChunkFilter
 from rag.store.manifest import fsync_dir, write_atomic
 from rag.store.sqlite import DB_NAME, Store
 
@@ -259,11 +260,36 @@ class KeywordIndex:
 
 @dataclass
 class SearchIndexes:
-    """The derived indexes for one store generation."""
+    """The derived indexes for one store generation: the `local` adapter of rag.store.backend.ChunkIndex."""
 
     generation: int
     vectors: VectorIndex
     keywords: KeywordIndex
+    uri: str = "local"
+
+    def candidates(self, store: Store, vector: np.ndarray | None, text: str | None, n: int,
+                   where: ChunkFilter) -> tuple[dict[int, float], dict[int, float]]:
+        """(dense, BM25) scores of the best n chunks each, the filter read from SQLite as rowids."""
+        allowed = store.rowids_where(where.doc_ids, where.since, where.until) if where else None
+        dense: dict[int, float] = {}
+        bm25: dict[int, float] = {}
+        if vector is not None:
+            ids, scores = self.vectors.search(vector, n, allowed)
+            dense = dict(zip(ids.tolist(), scores.tolist()))
+        if text is not None:
+            ids, scores = self.keywords.search(text, n, allowed)
+            bm25 = dict(zip(ids.tolist(), scores.tolist()))
+        return dense, bm25
+
+    def apply(self, store: Store, doc_ids: Sequence[str]) -> None:
+        """Nothing to do: the files of the next generation are rebuilt from SQLite (load_or_build)."""
+
+    def stats(self) -> dict[str, Any]:
+        return {"store": self.uri, "chunks": len(self.vectors), "vectors": self.vectors.describe(),
+                "generation": self.generation}
+
+    def close(self) -> None:
+        """Nothing held open."""
 
 
 def load_or_build(store: Store) -> SearchIndexes:

@@ -22,6 +22,7 @@ from rag.types import Chunk, Document, IngestFailure, IngestReport
 
 BATCH_CHUNKS = 1024  # chunks embedded (and committed) together
 Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
+OnCommit = Callable[[list[str]], None]  # doc_ids a catalog commit wrote or removed (a Qdrant store catches up)
 
 
 def chunking_signature(chunk_tokens: int, overlap: int) -> str:
@@ -42,11 +43,11 @@ class _Pending:
 
 def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exclude: Sequence[str] = (),
            chunk_tokens: int = Settings.chunk_tokens, overlap: int = Settings.chunk_overlap,
-           progress: Progress | None = None) -> IngestReport:
+           progress: Progress | None = None, on_commit: OnCommit | None = None) -> IngestReport:
     """Bring the index in line with `paths`; one bad file never stops the others.
 
     Call inside `store.writer()`. Each batch of documents is committed in one transaction, so a
-    crash leaves every document in its old or its new state.
+    crash leaves every document in its old or its new state; `on_commit` hears of each commit.
     """
     t0 = time.perf_counter()
     found = discover(paths, exclude)
@@ -62,6 +63,8 @@ def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exc
             name = pending.items[-1][0].path
             report = (lambda note: progress(done["files"], total, f"{name} ({note})")) if progress else None
             _write_batch(store, embedder, pending.items, signature, report)
+            if on_commit:
+                on_commit([doc.doc_id for doc, _, _ in pending.items])
             for _, _, is_new in pending.items:
                 counts["added" if is_new else "updated"] += 1
         pending.items.clear()
@@ -98,6 +101,8 @@ def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exc
     gone = [doc_id for p, (doc_id, _, _) in known.items()
             if p not in seen and _under(p, found.roots) and not Path(p).exists()]
     store.remove_documents(gone)
+    if gone and on_commit:
+        on_commit(gone)
     counts["removed"] = len(gone)
     if counts["added"] or counts["updated"] or counts["removed"]:
         store.prune_embeddings()

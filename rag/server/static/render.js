@@ -13,10 +13,11 @@ function newTurn(kind, heading) {
     draft: el("p", { class: "draft", hidden: "" }),
     body: el("div", { class: "answer-body", "aria-live": "polite" }),
     meta: el("p", { class: "answer-meta muted small" }),
-    sources, list,
+    exports: el("div", { class: "row exports", hidden: "" }),
+    sources, list, heading,
   };
   turn.root = el("article", { class: "panel turn answer", "data-kind": kind, "data-state": "working" }, [
-    el("h3", { class: "turn-question", text: heading }), turn.draft, turn.body, turn.meta, sources]);
+    el("h3", { class: "turn-question", text: heading }), turn.draft, turn.body, turn.meta, turn.exports, sources]);
   $("conversation").append(turn.root);
   turn.root.scrollIntoView({ block: "nearest" });
   return turn;
@@ -84,6 +85,7 @@ function renderAnswer(turn, answer) {
   renderFootnotes(turn, answer.citations);
   const seconds = answer.timings && answer.timings.total_ms ? (answer.timings.total_ms / 1000).toFixed(1) + " s" : "";
   finishTurn(turn, [coverageText(answer.coverage), seconds, answer.model && answer.model.llm]);
+  offerExports(turn, { answer });
 }
 
 function claimItem(claim, byN, flagUncited) {
@@ -114,6 +116,37 @@ function renderBrief(turn, brief) {
   turn.body.classList.add("brief");
   renderFootnotes(turn, brief.citations);
   finishTurn(turn, [coverageText(brief.coverage)]);
+  offerExports(turn, { brief });
+}
+
+// ---- downloads: the shown result as Markdown or Word (POST /export checks every quote) -------
+function offerExports(turn, result) {
+  const status = el("span", { class: "muted small", role: "status", "aria-live": "polite" });
+  const button = (format, label) => el("button", {
+    type: "button", class: "quiet small export", "data-format": format,
+    "aria-label": "Download “" + turn.heading + "” as " + label,
+    onclick: () => downloadExport(Object.assign({ format, title: turn.heading }, result), status),
+  }, [label]);
+  turn.exports.replaceChildren(el("span", { class: "muted small", text: "Download:" }),
+    button("md", "Markdown (.md)"), button("docx", "Word (.docx)"), status);
+  turn.exports.hidden = false;
+}
+
+async function downloadExport(body, status) {
+  status.textContent = "Preparing the file…";
+  try {
+    const response = await postJson("/export", body, "*/*");
+    const blob = await response.blob();
+    const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+    const link = el("a", { href: URL.createObjectURL(blob), download: named ? named[1] : "export." + body.format });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    status.textContent = "Saved " + link.download;
+  } catch (err) {
+    status.textContent = "Could not export: " + err.message;
+  }
 }
 
 // ---- citations in context -------------------------------------------------------------------
