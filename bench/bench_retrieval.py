@@ -3,6 +3,7 @@ search latency, nDCG@10 of dense / BM25 / hybrid and of hybrid reranked by the p
 several depths, a sweep of the fusion settings, `rag --help` time.
 
     .venv/bin/python bench/bench_retrieval.py --backend openvino
+    .venv/bin/python bench/bench_retrieval.py --backend openvino-int8 --query-backend openvino --no-sweep --depths ''
     .venv/bin/python bench/bench_retrieval.py --backend cli --no-sweep --depths 20,30,50
 """
 
@@ -32,10 +33,11 @@ CANDIDATES = (50, 100, 200, 400)
 def make_embedder(backend: str, settings: Settings):  # noqa: ANN201
     from rag.embed.embedder import SentenceTransformerEmbedder, embedder_id
 
-    if backend == "openvino":
+    if backend in ("openvino", "openvino-int8"):
         from rag.embed.backends import make_fast_embedder
 
-        return make_fast_embedder(settings.embedder_path, embedder_id(settings), "openvino", settings.embed_batch_size)
+        return make_fast_embedder(settings.embedder_path, embedder_id(settings), "openvino", settings.embed_batch_size,
+                                  "int8" if backend == "openvino-int8" else "fp32")
     return SentenceTransformerEmbedder(settings.embedder_path, embedder_id(settings), "torch", settings.embed_batch_size)
 
 
@@ -77,8 +79,10 @@ def _rrf(dense: list, bm25: list, k: int) -> dict[int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--backend", default="torch", choices=["torch", "openvino", "cli"],
+    ap.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-int8", "cli"],
                     help="embedding backend of the ingest and of the queries (cli: `rag ingest` as configured)")
+    ap.add_argument("--query-backend", help="embed the queries with other backends than the ingest, comma-separated "
+                    "(torch, openvino, openvino-int8; the first is timed, the others give nDCG rows; default: the same)")
     ap.add_argument("--workdir", help="keep the files and index here (default: a temporary folder)")
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--depths", default="30", help="rerank depths to measure, comma-separated ('' for none)")
@@ -92,7 +96,8 @@ def main() -> None:
         helps = [run_cold([str(ROOT / ".venv/bin/rag"), "--help"])[0] for _ in range(5)]
 
         settings = Settings.from_env(index_dir=work / "index")
-        embedder = None if args.backend == "cli" else make_embedder(args.backend, settings)
+        query_backend, *other_queries = (args.query_backend or args.backend).split(",")
+        embedder = None if query_backend == "cli" else make_embedder(query_backend, settings)
         _, questions = load_qa_set(scifact_dir())
         with Assistant(settings, embedder=embedder) as assistant:
             assistant.search("warm up", k=5, rerank=False)
@@ -120,8 +125,15 @@ def main() -> None:
                 latency[label] = times
             assistant.settings = settings
             sweep_rows = [] if args.no_sweep else sweep(assistant, questions, docs_of)
+        for other in other_queries:
+            with Assistant(settings, embedder=make_embedder(other, settings)) as assistant:
+                for mode in ("dense", "hybrid"):
+                    scores = [ndcg_at_k(doc_ranking(mapping[h.path] for h in assistant.search(
+                        q.text, k=TOP_K, mode=mode, rerank=False)), q.relevant, 10) for q in questions]
+                    quality.append([f"{mode} (queries {other})", round(mean(scores) or 0.0, 4)])
 
-        print(f"SciFact: {first['documents']} abstracts, {first['chunks']} chunks; backend {args.backend}; "
+        print(f"SciFact: {first['documents']} abstracts, {first['chunks']} chunks; backend {args.backend}"
+              f"{f', queries {query_backend}' if query_backend != args.backend else ''}; "
               f"{machine_note()}")
         print(table(["ingest", "wall s", "ingest s", "chunks/s"], [
             ["first run (cold process)", round(first_wall, 1), first["seconds"], round(first["chunks"] / first["seconds"], 1)],

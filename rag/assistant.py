@@ -134,8 +134,12 @@ class Assistant:
         return {"documents": docs, "chunks": chunks, "version": store.generation}
 
     def ingest(self, paths: Sequence[str | Path], exclude: Sequence[str] = (),
-               progress: Progress | None = None) -> IngestReport:
-        """Add new files, re-index changed ones, drop vanished ones; see IngestReport."""
+               progress: Progress | None = None, ray: str | None = None) -> IngestReport:
+        """Add new files, re-index changed ones, drop vanished ones; see IngestReport.
+
+        `ray`: read, chunk and embed on Ray Data workers (`rag.store.ray_ingest`): "local" starts
+        Ray on this machine, anything else is a cluster address (`ray://head:10001`, `auto`).
+        """
         if not paths:
             raise ConfigError("give at least one file or folder to ingest")
         missing = [str(p) for p in paths if not Path(p).exists()]
@@ -145,10 +149,16 @@ class Assistant:
             store = self._open(create=True)
             with store.writer():
                 index = None if self._local else self._search_indexes(locked=True)
-                report = ingest(store, self.embedder, paths, exclude=exclude,
-                                chunk_tokens=self.settings.chunk_tokens, overlap=self.settings.chunk_overlap,
-                                progress=progress,
-                                on_commit=None if index is None else (lambda ids: index.apply(store, ids)))
+                on_commit = None if index is None else (lambda ids: index.apply(store, ids))
+                if ray:
+                    from rag.store.ray_ingest import RayPlan, ingest_on_ray
+
+                    report = ingest_on_ray(store, self.settings, self.embedder_id, paths, exclude=exclude,
+                                           plan=RayPlan(ray), progress=progress, on_commit=on_commit)
+                else:
+                    report = ingest(store, self.embedder, paths, exclude=exclude,
+                                    chunk_tokens=self.settings.chunk_tokens, overlap=self.settings.chunk_overlap,
+                                    progress=progress, on_commit=on_commit)
                 self._search_indexes(locked=True)  # build and save the derived indexes while we hold the lock
         return report
 

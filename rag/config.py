@@ -56,6 +56,9 @@ class Settings:
     """Embedding runtime: auto (openvino when installed, else torch), torch or openvino [RAG_EMBED_BACKEND]."""
     embed_batch_size: int = 64
     """Texts per embedding batch [RAG_EMBED_BATCH]."""
+    embed_precision: str = "auto"
+    """Weights of the openvino backend: auto (int8 when quantised or NNCF can quantise, else fp32), int8
+    or fp32; both keep the index identity (README "Embeddings") [RAG_EMBED_PRECISION]."""
     model: str = PACKAGED_LLM
     """GGUF file for the local LLM; default the packaged SmolLM2-135M [RAG_MODEL]."""
     llm_url: str | None = None
@@ -158,6 +161,8 @@ class Settings:
             raise ConfigError(f"search_mode must be hybrid, dense or bm25, not {self.search_mode!r}")
         if self.embed_backend not in ("auto", "torch", "openvino"):
             raise ConfigError(f"embed_backend {self.embed_backend!r} is not one of auto, torch, openvino")
+        if self.embed_precision not in ("auto", "int8", "fp32"):
+            raise ConfigError(f"embed_precision {self.embed_precision!r} is not one of auto, int8, fp32")
         if self.k < 1:
             raise ConfigError(f"k must be at least 1, not {self.k}")
         if not 0.0 <= self.dense_weight <= 1.0:

@@ -65,6 +65,13 @@ class StoreUnavailableError(RagError):
     status = 503
 
 
+class ClusterError(RagError):
+    """A Ray cluster (`rag ingest --ray`) cannot be started, reached, or failed during the work."""
+
+    kind = "cluster_unavailable"
+    status = 503
+
+
 class NotFoundError(RagError):
     """A document or chunk id is not in the index."""
 

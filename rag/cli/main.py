@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
@@ -51,6 +52,14 @@ def _iso_date(value: str) -> str:
     return day
 
 
+def _ray_address(value: str) -> str:
+    """An argparse type: where `rag ingest --ray` sends its work: local, auto, ray://HOST:PORT or HOST:PORT."""
+    if value in ("local", "auto") or re.fullmatch(r"(ray://)?[\w.\-]+:\d{1,5}", value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is not a Ray address (local, auto, ray://HOST:PORT or HOST:PORT); "
+                                     "write --ray after the paths to use a local Ray")
+
+
 def _positive(value: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -85,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help="index files or folders (incremental)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS", type=_ray_address,
+                   help="read, chunk and embed on Ray Data workers: a local Ray, or the cluster at ADDRESS")
     sub.add_parser("docs", parents=[common], help="list indexed documents")
     p = sub.add_parser("show", parents=[common], help="show one document's extracted text")
     p.add_argument("doc_id", metavar="DOC_ID")
@@ -188,7 +199,7 @@ def cmd_ingest(assistant: AssistantAPI, args: argparse.Namespace) -> int:
     from rag.cli.render import progress_bar, render_ingest
 
     with progress_bar() as progress:
-        report = assistant.ingest(args.paths, exclude=args.exclude, progress=progress)
+        report = assistant.ingest(args.paths, exclude=args.exclude, progress=progress, ray=args.ray)
     if args.json:
         _emit(serialize.ingest_json(report))
     else:

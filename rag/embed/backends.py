@@ -6,7 +6,8 @@ with its pooling and normalisation into one OpenVINO graph, and caches it under
 only `openvino` and `tokenizers` are imported (no torch), texts are tokenised once, sorted by
 token count and cut into batches of similar length under a token budget, and the CPU's fastest
 precision is used (bf16 on CPUs with AMX/AVX512-BF16; vectors agree with PyTorch fp32 to a
-cosine above 0.9999). Models the exporter does not understand fall back to PyTorch.
+cosine above 0.9999). `int8_openvino` gives the same export quantised to int8 (rag.embed.quantize),
+which `embed_precision` auto runs. Models the exporter does not understand fall back to PyTorch.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rag.config import cache_root
 from rag.errors import ConfigError, ModelError
 
 FAST_BACKENDS = ("openvino",)
+WEIGHTS = ("fp32", "int8")
 EXPORT_VERSION = "ov-export-1"  # bump when the exported graph changes
 TOKENS_PER_BATCH = 8192  # padded tokens per inference call (batch rows x longest row)
 _POOLING = ("cls", "mean", "max")
@@ -112,11 +114,17 @@ def _fingerprint(spec: ModelSpec, root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def export_openvino(model_path: str | Path, cache_dir: Path | None = None) -> Path:
-    """The OpenVINO IR (model.xml) of a local model, exporting it on first use; atomic, never downloads."""
+def export_dir(model_path: str | Path, cache_dir: Path | None = None) -> Path:
+    """The cache folder of the fp32 export of `model_path` (named after the model's files)."""
     root = Path(model_path).expanduser().resolve()
     spec = model_spec(root)
-    dest = (cache_dir or cache_root() / "openvino") / f"{root.parent.name}-{root.name}-{_fingerprint(spec, root)}"
+    return (cache_dir or cache_root() / "openvino") / f"{root.parent.name}-{root.name}-{_fingerprint(spec, root)}"
+
+
+def export_openvino(model_path: str | Path, cache_dir: Path | None = None) -> Path:
+    """The OpenVINO IR (model.xml) of a local model, exporting it on first use; atomic, never downloads."""
+    spec = model_spec(Path(model_path).expanduser().resolve())
+    dest = export_dir(model_path, cache_dir)
     if (dest / "model.xml").is_file():
         return dest / "model.xml"
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +139,20 @@ def export_openvino(model_path: str | Path, cache_dir: Path | None = None) -> Pa
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest / "model.xml"
+
+
+def int8_openvino(model_path: str | Path, cache_dir: Path | None = None) -> Path:
+    """The int8 OpenVINO IR (model.xml) of a local model: its fp32 export quantised by NNCF on first
+    use and cached beside it (rag.embed.quantize); raises ModelError when NNCF is needed but missing."""
+    from rag.embed.quantize import int8_dir, quantize
+
+    root = Path(model_path).expanduser().resolve()
+    dest = int8_dir(export_dir(root, cache_dir))
+    if (dest / "model.xml").is_file():
+        return dest / "model.xml"
+    spec = model_spec(root)
+    return quantize(export_openvino(root, cache_dir), dest, root, spec.folder / "tokenizer.json",
+                    spec.max_seq_length, spec.lower_case)
 
 
 def _convert(spec: ModelSpec, out: Path) -> None:
@@ -186,17 +208,20 @@ class OpenVINOEmbedder:
     """Embedder running an exported sentence-transformers model on OpenVINO (CPU), loaded on first use."""
 
     def __init__(self, model_path: str | Path, model_id: str, batch_size: int = 64, precision: str = "auto",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, weights: str = "fp32") -> None:
         if batch_size < 1:
             raise ConfigError(f"embed_batch_size must be at least 1, not {batch_size}")
         if precision not in ("auto", "f32", "bf16"):
             raise ConfigError(f"precision must be auto, f32 or bf16, not {precision!r}")
+        if weights not in WEIGHTS:
+            raise ConfigError(f"embed_precision must be one of {', '.join(WEIGHTS)}, not {weights!r}")
         self.id = model_id
         self.spec = model_spec(model_path)
         self.dim = self.spec.dim
         self.model_path = Path(model_path)
         self.batch_size = batch_size
         self.precision = precision
+        self.weights = weights
         self.cache_dir = cache_dir
         self._compiled: Any = None
         self._request: Any = None
@@ -207,10 +232,12 @@ class OpenVINOEmbedder:
 
     @property
     def info(self) -> dict[str, str]:
-        """Backend and the precision OpenVINO runs at (after loading)."""
+        """Backend, weights (fp32 or int8), the precision OpenVINO runs at and its streams (after loading)."""
         self._load()
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
-        return {"backend": "openvino", "precision": getattr(hint, "to_string", lambda: str(hint))()}
+        return {"backend": "openvino", "weights": self.weights,
+                "precision": getattr(hint, "to_string", lambda: str(hint))(),
+                "streams": str(self._compiled.get_property("NUM_STREAMS"))}
 
     def _load(self) -> None:
         if self._compiled is not None:
@@ -225,7 +252,10 @@ class OpenVINOEmbedder:
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise ModelError(f"the openvino backend needs the openvino and tokenizers packages ({exc})") from exc
-        xml = export_openvino(self.model_path, self.cache_dir)
+        if self.weights == "int8":
+            xml = int8_openvino(self.model_path, self.cache_dir)
+        else:
+            xml = export_openvino(self.model_path, self.cache_dir)
         tokenizer = Tokenizer.from_file(str(self.spec.folder / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=self.spec.max_seq_length)
@@ -305,12 +335,27 @@ class OpenVINOEmbedder:
         return {name: feeds[name] for name in self._inputs}
 
 
+def resolve_weights(requested: str, model_path: str | Path, cache_dir: Path | None = None) -> str:
+    """The weights the openvino backend runs: "auto" is int8 when that model is cached or NNCF can
+    make it, else fp32."""
+    if requested != "auto":
+        return requested
+    from rag.embed.quantize import can_quantize, int8_dir
+
+    try:
+        cached = (int8_dir(export_dir(model_path, cache_dir)) / "model.xml").is_file()
+    except ModelError:
+        cached = False
+    return "int8" if cached or can_quantize() else "fp32"
+
+
 def make_fast_embedder(model_path: str | Path, model_id: str, backend: str = "openvino",
-                       batch_size: int = 64) -> OpenVINOEmbedder:
-    """An Embedder on a fast backend ("openvino"); raises ConfigError for a backend this module lacks
-    and ModelError when the model cannot run on it."""
+                       batch_size: int = 64, weights: str = "fp32") -> OpenVINOEmbedder:
+    """An Embedder on a fast backend ("openvino") with fp32 or int8 weights; raises ConfigError for a
+    backend this module lacks and ModelError when the model cannot run on it."""
     if backend not in FAST_BACKENDS:
         raise ConfigError(f"embed_backend {backend!r} is not available: use auto, torch or openvino")
     if not backend_available(backend):
         raise ModelError(f"embed_backend {backend} needs the openvino package: pip install openvino")
-    return OpenVINOEmbedder(model_path, model_id, batch_size=batch_size)
+    return OpenVINOEmbedder(model_path, model_id, batch_size=batch_size,
+                            weights=resolve_weights(weights, model_path))

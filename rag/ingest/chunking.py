@@ -26,23 +26,33 @@ __all__ = ["CHUNKER_VERSION", "chunk_document", "estimate_tokens", "split_senten
 CHUNKER_VERSION = "structure-v2"
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORDS = re.compile(r"\S+")
+_WORD_REST = re.compile(r"\w*")
+_WINDOW = 1 << 16
+MAX_GAP_CHARS = 2_000
+"""A longer run of whitespace or punctuation between two sentences is never inside a chunk."""
 
 
 def estimate_tokens(text: str) -> int:
-    """Approximate model tokens in `text` (see the module docstring for the rule)."""
-    total = 0
-    for tok in _TOKEN.findall(text):
-        total += 1 + (len(tok) - 1) // 7 if len(tok) > 7 else 1
+    """Approximate model tokens in `text` (see the module docstring for the rule).
+
+    A long text is read in windows ending between tokens, so memory stays bounded."""
+    total, pos = 0, 0
+    while pos < len(text):
+        end = len(text) if len(text) - pos <= _WINDOW else _WORD_REST.match(text, pos + _WINDOW).end()
+        for tok in _TOKEN.findall(text[pos:end] if pos or end < len(text) else text):
+            total += 1 + (len(tok) - 1) // 7 if len(tok) > 7 else 1
+        pos = end
     return total
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sent:
     start: int
     end: int
     tokens: int
     heading: bool
     para: bool  # starts a new paragraph
+    cut: bool = False  # after a gap no chunk spans (more tokens than a chunk, or MAX_GAP_CHARS)
 
 
 def _line_start(text: str, pos: int) -> int:
@@ -75,20 +85,27 @@ def _ends_line(text: str, e: int, b: int) -> bool:
     return stop >= b or "\n" in text[e:stop]
 
 
-def _sentences(text: str, a: int, b: int, heading_starts: set[int]) -> list[_Sent]:
-    """Sentences of text[a:b] with token estimates (separators between them count too)."""
+def _sentences(text: str, a: int, b: int, heading_starts: set[int], max_gap: int) -> list[_Sent]:
+    """Sentences of text[a:b] with token estimates (separators between them count too, up to
+    `max_gap` tokens and MAX_GAP_CHARS characters; a longer separator cuts the chunks instead)."""
     out: list[_Sent] = []
     for s, e in split_sentences(text, a, b):
-        if out and not text[out[-1].end : s].isspace():
-            out[-1].tokens += estimate_tokens(text[out[-1].end : s])  # e.g. rules between sentences
+        gap = 0
+        if out and s - out[-1].end > MAX_GAP_CHARS:
+            gap = max_gap + 1
+        elif out and not text[out[-1].end : s].isspace():
+            gap = estimate_tokens(text[out[-1].end : s])  # e.g. rules between sentences
+            if gap <= max_gap:
+                out[-1].tokens += gap
         is_heading = (
             s in heading_starts
             or bool(MD_HEADING_LINE.match(text, s, e))
             or (is_heading_like(text, s, e) and "\n" not in text[s:e] and _ends_line(text, e, b))
         )
         prev = out[-1] if out else None
-        para = prev is None or is_heading or (text.count("\n", prev.end, s) >= 2 and not prev.heading)
-        out.append(_Sent(s, e, estimate_tokens(text[s:e]), is_heading, para))
+        cut = gap > max_gap
+        para = prev is None or is_heading or cut or (text.count("\n", prev.end, s) >= 2 and not prev.heading)
+        out.append(_Sent(s, e, estimate_tokens(text[s:e]), is_heading, para, cut))
     if out and text[out[-1].end : b].strip():
         out[-1].tokens += estimate_tokens(text[out[-1].end : b])
     return out
@@ -162,6 +179,9 @@ def _pack(text: str, sents: list[_Sent], budget: int, overlap: int) -> list[list
             paragraphs.append([])
         paragraphs[-1].append(s)
     for para in paragraphs:
+        if para[0].cut and cur:
+            groups.append(cur)
+            cur, cur_tokens = [], 0
         para_tokens = _tokens(para)
         if cur_tokens + para_tokens <= budget:
             cur.extend(para)
@@ -216,7 +236,7 @@ def chunk_document(doc: Document, chunk_tokens: int = Settings.chunk_tokens,
     pending_page: object = None
     page_at = _page_finder(doc)
     for a, b in _regions(doc, mark_starts):
-        sents = _sentences(text, a, b, heading_starts)
+        sents = _sentences(text, a, b, heading_starts, chunk_tokens)
         if not sents:
             continue
         page = page_at(sents[0].start)

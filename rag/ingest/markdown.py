@@ -13,10 +13,10 @@ from rag.types import Section
 
 __all__ = ["markdown_sections"]
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*))?$")  # the closing #s are cut by _atx_title
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+_FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$")
 _INLINE_MARKS = re.compile(r"(\*\*|__|`)")
 SETEXT_MAX_CHARS = 100
 """Longest line a setext underline turns into a heading (longer ones are paragraphs over a rule)."""
@@ -33,8 +33,18 @@ def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
             return values, index + 1
         match = _FRONT_KEY.match(stripped)
         if match:
-            values.setdefault(match[1].lower(), match[2].strip("'\""))
+            values.setdefault(match[1].lower(), match[2].rstrip().strip("'\""))
     return {}, 0
+
+
+def _atx_title(raw: str) -> str:
+    """The text of an ATX heading without its optional closing sequence (`## Title ##`).
+
+    String methods rather than a lazy regex, so a long line costs linear time.
+    """
+    text = raw.rstrip(" \t")
+    bare = text.rstrip("#")
+    return bare.rstrip(" \t") if len(bare) < len(text) and bare[-1:] in (" ", "\t") else text
 
 
 def _heading_title(raw: str) -> str:
@@ -69,7 +79,7 @@ def markdown_sections(text: str) -> tuple[tuple[Section, ...], dict[str, str]]:
             continue
         atx = _ATX.match(bare)
         if atx:
-            title = _heading_title(atx[2] or "")
+            title = _heading_title(_atx_title(atx[2] or ""))
             if title:
                 sections.append(Section(title=title, level=len(atx[1]), start=start))
             previous = None

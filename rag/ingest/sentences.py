@@ -10,7 +10,7 @@ import re
 MAX_SENTENCE_CHARS = 400
 
 _REF = r"\[\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\]"  # citation markers such as [1] or [2, 3]
-_TERM = re.compile(r"([.!?\u2026]+)((?:[\"'\u201d\u2019\u00bb)\]}]|" + _REF + r")*)(?=\s|$)")
+_TERM = re.compile(r"(?<![.!?\u2026])([.!?\u2026]+)((?:[\"'\u201d\u2019\u00bb)\]}]|" + _REF + r")*)(?=\s|$)")
 _TRAILING_REFS = re.compile(r"(?:[ \t]*" + _REF + r")+")
 WHITESPACE = re.compile(r"\s*")
 _NEXT_WORD = re.compile(r"[\"'\u201c\u2018\u00ab(\[{]*(\w*)")

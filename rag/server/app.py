@@ -44,6 +44,9 @@ from rag.server.limits import RequestLimits, uvicorn_options
 log = logging.getLogger("rag.server")
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_MAX_WAITING = 8
+SHUTDOWN_WAIT_S = 5.0
+"""How long a stopping server waits for generation threads to notice and free the model (a token
+or two once retrieval is done; longer only while one is still embedding or reading)."""
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -335,6 +338,19 @@ def serve(assistant: AssistantAPI, host: str = "127.0.0.1", port: int = 8000, *,
     with _clean_exit_on_signals(), watcher or contextlib.nullcontext():
         server.run(sockets=[sock])
     sock.close()
+    _log_shutdown(gate)
+
+
+def _log_shutdown(gate: GenerationGate) -> None:
+    """One line naming the answers the shutdown ended, once their threads have freed the model."""
+    running = gate.join_workers(SHUTDOWN_WAIT_S)
+    ended = gate.ended_by_shutdown
+    if not ended and not running:
+        return
+    line = f"shutdown: {ended} open answer{'s' if ended != 1 else ''} ended with a shutting_down error"
+    if running:
+        line += f"; {running} generation{'s' if running != 1 else ''} still running after {SHUTDOWN_WAIT_S:g} s"
+    log.info(line)
 
 
 def _log_batch(batch: Any) -> None:

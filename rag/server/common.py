@@ -94,6 +94,9 @@ class GenerationGate:
         self._last_finish = 0.0
         self.stopping = threading.Event()
         """Set when the server begins to shut down: running generations end, new ones are refused."""
+        self.ended_by_shutdown = 0
+        """Generations under way that `stopping` ended (their clients got a shutting_down error)."""
+        self._workers: set[threading.Thread] = set()
 
     @property
     def admitted(self) -> int:
@@ -114,6 +117,13 @@ class GenerationGate:
                            f"retry in about {seconds} s", {"Retry-After": str(seconds)})
         self._admitted += 1
         return Slot(self)
+
+    def join_workers(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for the generation threads to end; how many still run."""
+        deadline = time.monotonic() + timeout
+        for worker in list(self._workers):
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return sum(w.is_alive() for w in list(self._workers))
 
     def _finished(self, started: float) -> None:
         """Fold one generation's own time into the mean: generations run one at a time, so it began
@@ -140,6 +150,10 @@ class Slot:
     @property
     def stopping(self) -> threading.Event:
         return self._gate.stopping
+
+    @property
+    def gate(self) -> GenerationGate:
+        return self._gate
 
     def start(self) -> None:
         """The request's worker begins (it waits on the model lock from here); refused when stopping."""
@@ -189,6 +203,8 @@ async def generate(slot: Slot, run: Callable[[TokenCallback], T]) -> AsyncIterat
 
     Closing the iterator early (the client left) makes the next token raise ClientGone inside the
     thread, which frees the model; the slot is released only once the thread has really finished.
+    Once the server is stopping, the next token (or a quiet STOP_POLL_S) raises the shutting_down
+    ApiError instead, counted in `GenerationGate.ended_by_shutdown`, and the iterator closes.
     """
     loop = asyncio.get_running_loop()
     items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -209,6 +225,8 @@ async def generate(slot: Slot, run: Callable[[TokenCallback], T]) -> AsyncIterat
             outcome: tuple[str, Any] = ("result", run(on_token))
         except BaseException as exc:  # handed to the consumer, which re-raises it
             outcome = ("error", exc)
+        finally:
+            slot.gate._workers.discard(threading.current_thread())
         try:
             loop.call_soon_threadsafe(finish, outcome)
         except RuntimeError:  # the event loop is closed: the server is shutting down
@@ -216,17 +234,22 @@ async def generate(slot: Slot, run: Callable[[TokenCallback], T]) -> AsyncIterat
 
     try:
         slot.start()
-        threading.Thread(target=work, name="rag-generate", daemon=True).start()
+        worker = threading.Thread(target=work, name="rag-generate", daemon=True)
+        slot.gate._workers.add(worker)
+        worker.start()
         started = True
         while True:
             try:
                 kind, value = await asyncio.wait_for(items.get(), timeout=STOP_POLL_S)
             except asyncio.TimeoutError:
-                if slot.stopping.is_set():
-                    raise shutting_down() from None
-                continue
+                kind, value = "idle", None
             if kind == "error":
                 raise value
+            if kind != "result" and slot.stopping.is_set():  # checked between tokens too: they may never pause
+                slot.gate.ended_by_shutdown += 1
+                raise shutting_down()
+            if kind == "idle":
+                continue
             yield kind, value
             if kind == "result":
                 return

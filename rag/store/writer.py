@@ -4,10 +4,14 @@ the new or changed ones (reusing cached embeddings of identical text), remove va
 from __future__ import annotations
 
 import hashlib
+import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -18,11 +22,14 @@ from rag.ingest.chunking import CHUNKER_VERSION, chunk_document
 from rag.ingest.documents import read_document
 from rag.ingest.sources import discover, hash_file
 from rag.store.sqlite import Store, keyword_text
-from rag.types import Chunk, Document, IngestFailure, IngestReport
+from rag.types import Chunk, Document, IngestFailure, IngestReport, Source
 
 BATCH_CHUNKS = 1024  # chunks embedded (and committed) together
+READ_AHEAD_FILES = 2048  # files read and chunked ahead of the embedding by one background thread,
+READ_AHEAD_BYTES = 16 << 20  # and at most this much of them on disk (memory stays bounded)
 Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
 OnCommit = Callable[[list[str]], None]  # doc_ids a catalog commit wrote or removed (a Qdrant store catches up)
+T = TypeVar("T")
 
 
 def chunking_signature(chunk_tokens: int, overlap: int) -> str:
@@ -72,34 +79,37 @@ def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exc
 
     total = len(found.files)
     done = {"files": 0}
-    for i, path in enumerate(found.files):
+    parse = partial(_prepare, known=known, signature=signature, chunk_tokens=chunk_tokens, overlap=overlap)
+    for i, (path, outcome) in enumerate(read_ahead(found.files, parse)):
         done["files"] = i
         seen.add(str(path))
         if progress:
             progress(i, total, str(path))
-        try:
-            source = hash_file(path)
-            old = known.get(str(path))
-            if old and old[1] == source.sha256 and old[2] == signature:
-                counts["unchanged"] += 1
-                continue
-            doc = read_document(source)
-            chunks = chunk_document(doc, chunk_tokens, overlap)
-            if not chunks:
-                raise DocumentError(f"{path}: no text to index")
-        except DocumentError as exc:
-            failures.append(IngestFailure(str(path), _one_line(str(exc))))
+        if outcome is None:
+            counts["unchanged"] += 1
             continue
-        pending.items.append((doc, chunks, old is None))
+        if isinstance(outcome, DocumentError):
+            failures.append(IngestFailure(str(path), one_line(str(outcome))))
+            continue
+        doc, chunks = outcome
+        pending.items.append((doc, chunks, str(path) not in known))
         pending.chunks += len(chunks)
         if pending.chunks >= BATCH_CHUNKS:
             flush()
     flush()
     if progress:
         progress(total, total, "")
+    return finish(store, known, seen, found.roots, counts, failures, t0, on_commit)
 
+
+def finish(store: Store, known: dict[str, tuple[str, str, str]], seen: set[str], roots: Sequence[Path],
+           counts: dict[str, int], failures: list[IngestFailure], t0: float,
+           on_commit: OnCommit | None = None) -> IngestReport:
+    """The end of every ingest: drop the documents whose files vanished from the walked folders,
+    prune unused embeddings and report. `known` is the catalog's state before the ingest, `seen`
+    every path found (indexed, unchanged or failed), `counts` the added/updated/unchanged tally."""
     gone = [doc_id for p, (doc_id, _, _) in known.items()
-            if p not in seen and _under(p, found.roots) and not Path(p).exists()]
+            if p not in seen and _under(p, roots) and not Path(p).exists()]
     store.remove_documents(gone)
     if gone and on_commit:
         on_commit(gone)
@@ -142,10 +152,70 @@ def _write_batch(store: Store, embedder: Embedder, items: list[tuple[Document, l
         cached_now, signature)
 
 
+def _prepare(path: Path, known: dict[str, tuple[str, str, str]], signature: str, chunk_tokens: int,
+             overlap: int) -> tuple[Document, list[Chunk]] | DocumentError | None:
+    """A file read and chunked; None when it is unchanged since the last ingest, the error when it fails."""
+    try:
+        source = hash_file(path)
+        old = known.get(str(path))
+        if old and old[1] == source.sha256 and old[2] == signature:
+            return None
+        return read_chunks(source, chunk_tokens, overlap)
+    except DocumentError as exc:
+        return exc
+
+
+def read_chunks(source: Source, chunk_tokens: int, overlap: int) -> tuple[Document, list[Chunk]]:
+    """A file read and chunked; DocumentError when it cannot be read or holds no text."""
+    doc = read_document(source)
+    chunks = chunk_document(doc, chunk_tokens, overlap)
+    if not chunks:
+        raise DocumentError(f"{source.path}: no text to index")
+    return doc, chunks
+
+
+def read_ahead(paths: Sequence[Path], parse: Callable[[Path], T]) -> Iterator[tuple[Path, T]]:
+    """(path, parse(path)) in order. One background thread parses ahead (up to READ_AHEAD_FILES
+    files or READ_AHEAD_BYTES of them on disk, at least one), so reading and chunking (Python) overlap
+    the embedding of the batch before (native code that releases the GIL); files not yet started
+    when the caller stops are never read."""
+    queue = iter(paths)
+    window: deque[tuple[Path, int, Future[T]]] = deque()
+    held = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-read") as pool:
+        def fill() -> None:
+            nonlocal held
+            while len(window) < READ_AHEAD_FILES and (not window or held < READ_AHEAD_BYTES):
+                path = next(queue, None)
+                if path is None:
+                    return
+                size = _size(path)
+                window.append((path, size, pool.submit(parse, path)))
+                held += size
+
+        try:
+            fill()
+            while window:
+                path, size, future = window.popleft()
+                held -= size
+                fill()
+                yield path, future.result()
+        finally:
+            for _, _, future in window:
+                future.cancel()
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def _under(path: str, roots: Sequence[Path]) -> bool:
     p = Path(path)
     return any(p == r or r in p.parents for r in roots)
 
 
-def _one_line(message: str) -> str:
+def one_line(message: str) -> str:
     return " ".join(message.split())

@@ -138,11 +138,13 @@ def test_real_model_vectors(real_embedder):
     vectors = real_embedder.embed(texts)
     assert vectors.shape == (5, 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # a text's vector does not depend on its batch: equal to the cosine bound the index relies on
+    # (OpenVINO runs bf16 on CPUs that have it, so elements differ by a few 1e-4 across batch shapes)
     one_by_one = np.stack([real_embedder.embed([t])[0] for t in texts])
-    np.testing.assert_allclose(vectors, one_by_one, atol=1e-4)
+    assert (vectors * one_by_one).sum(axis=1).min() > 0.9999
     query = real_embedder.embed_query(texts[0])
     assert query.shape == (384,) and query.dtype == np.float32
-    np.testing.assert_allclose(query, vectors[0], atol=1e-4)
+    assert float(query @ vectors[0]) > 0.9999
     assert real_embedder.embed([]).shape == (0, 384)
 
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import random
+import re
+import sys
+from pathlib import Path
 
 import pytest
 
+from rag.config import Settings
 from rag.errors import ConfigError
 from rag.ingest.chunking import CHUNKER_VERSION, chunk_document, estimate_tokens, split_sentences
+from rag.ingest.markdown import markdown_sections
 from rag.types import Document, Page, Section
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import bench_chunking  # noqa: E402  (the bench generates the same long texts)
 
 
 def make_doc(text: str, pages: tuple[Page, ...] = (), sections: tuple[Section, ...] = (), fmt: str = "txt") -> Document:
@@ -353,3 +361,62 @@ def test_random_texts_keep_exact_offsets():
             assert text[a:b] == text[a:b].strip() and a < b
         if any(ch.isalnum() for ch in text):
             assert chunks
+
+
+def check_covered(text: str, chunks, budget: int) -> None:
+    """Chunks in order, each within the token budget, and every letter and digit in one of them
+    (spans of punctuation alone are left out by design)."""
+    letters = [m.start() for m in re.finditer(r"\w", text)]
+    assert chunks[0].start <= letters[0] and chunks[-1].end > letters[-1]
+    for before, after in zip(chunks, chunks[1:]):
+        assert before.start < after.start and after.end > before.end
+        assert after.start <= before.end or not re.search(r"\w", text[before.end : after.start])
+    assert max(estimate_tokens(c.text) for c in chunks) <= budget * 1.1  # a word cut in pieces may count a bit more
+
+
+@pytest.mark.parametrize("make", [bench_chunking.one_line, bench_chunking.prose, bench_chunking.structured])
+def test_a_megabyte_of_text_is_cut_into_bounded_chunks_that_cover_it(make):
+    text = make(1 << 20)
+    doc = make_doc(text)
+    chunks = chunk_document(doc)
+    check_chunks(doc, chunks, Settings.chunk_tokens)
+    check_covered(text, chunks, Settings.chunk_tokens)
+    assert max(len(c.text) for c in chunks) < 2_000
+
+
+@pytest.mark.parametrize("text", [
+    bench_chunking.full_stops(50_000),  # a match attempt from every full stop of a run: minutes before
+    "word " * 10 + "!" * 50_000 + "?word " * 10,
+    "# a" + " " * 50_000 + "b\n\nThe levy takes effect in 2027.",  # the old heading regex: quadratic
+    "---\ntitle: a" + " " * 50_000 + "b\n---\nBody text here.",
+    "First words here. " + "!" * 50_000 + " Last words here.",  # once one chunk holding the whole run
+    "Words on one line " + " " * 50_000 + " and more words after the gap.",
+])
+def test_hostile_runs_of_punctuation_or_spaces_are_chunked_with_exact_offsets(text):
+    doc = make_doc(text, fmt="md")
+    chunks = chunk_document(doc)
+    check_chunks(doc, chunks, Settings.chunk_tokens)
+    check_covered(text, chunks, Settings.chunk_tokens)
+    assert max(len(c.text) for c in chunks) < 4_000
+
+
+@pytest.mark.parametrize(("text", "titles"), [
+    ("# Title\n", [(1, "Title", 0)]),
+    ("## Title ##\n", [(2, "Title", 0)]),
+    ("## Title ##   \t\n", [(2, "Title", 0)]),
+    ("# Title#\n", [(1, "Title#", 0)]),
+    ("# a ## b\n", [(1, "a ## b", 0)]),
+    ("# ##\n", [(1, "##", 0)]),
+    ("#\n\n#  \n", []),
+    ("#Title\n####### seven\n    # indented\n", []),
+    ("text\n   ### **Bold** `code` ###\n", [(3, "Bold code", 5)]),
+    ("# a" + " " * 1000 + "b #\n", [(1, "a b", 0)]),
+])
+def test_atx_headings_and_their_closing_sequences(text, titles):
+    sections, _ = markdown_sections(text)
+    assert [(s.level, s.title, s.start) for s in sections] == titles
+
+
+def test_front_matter_values_are_trimmed():
+    _, front = markdown_sections("---\ntitle:   'Port levy'   \ndate: 2026-04-16\t\n---\n# Body\n")
+    assert front == {"title": "Port levy", "date": "2026-04-16"}
