@@ -53,6 +53,7 @@ clean-index:
 # export it to int8 OpenVINO IR in rag/models/judge, then calibrate and measure it on eval articles
 train-judge: setup
 	$(BIN)/python -m pip install -q -e ".[train]"
-	$(BIN)/python -m rag.training.train --out $(HOME)/.cache/briefing-rag/judge-hf --limit 13000
+	$(BIN)/python -m rag.training.train --out $(HOME)/.cache/briefing-rag/judge-hf
 	$(BIN)/python -m rag.training.export --model $(HOME)/.cache/briefing-rag/judge-hf --out rag/models/judge
+	$(BIN)/python bench/bench_qa.py --gate --split calibration --limit 400 --calibrate
 	$(BIN)/python bench/bench_judge.py --write-card

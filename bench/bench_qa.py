@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from _util import machine_note, table
 
 from rag.answer import gate, verify
@@ -47,7 +48,9 @@ from rag.eval.metrics import contains_gold, mean, percentile
 from rag.eval.run import load_qa_set, write_corpus
 from rag.retrieve.lexical import content_terms, key_terms
 from rag.thresholds import THRESHOLDS
+from rag.training.export import write_card
 
+ANSWER_RATE = 0.90  # the answer rate the judge's threshold is calibrated to keep
 SPLIT_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "train" / "squad-v2-split.json"
 CARD_FILE = packaged_judge_path() / "card.json"
 
@@ -77,7 +80,8 @@ def gate_features(question: str, evidence) -> tuple[bool, float]:  # noqa: ANN00
     found: set[str] = set()
     for hit in {ev.hit.chunk_id: ev.hit for ev in evidence}.values():
         found |= content_terms(hit.chunk.text) | content_terms(hit.title)
-    return bool(key_terms(question) - found), max((ev.score for ev in evidence), default=0.0)
+    missing = len(key_terms(question) - found) >= THRESHOLDS.missing_keys_to_refuse
+    return missing, max((ev.score for ev in evidence), default=0.0)
 
 
 def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN001
@@ -90,8 +94,8 @@ def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN
         rows.append((q.unanswerable, missing, best))
         if judge is not None:
             hand = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder)
-            top = float(max(judge.score(q.text, [ev.text for ev in evidence]))) if evidence else 0.0
-            judged.append((q.unanswerable, hand, top))
+            top = gate.judge_answerability(q.text, evidence, judge) if evidence else 0.0
+            judged.append((q.unanswerable, hand, top, not evidence or missing))
     out = []
     for use_missing in (False, True):
         for threshold in (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
@@ -99,26 +103,44 @@ def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN
             out.append([("key+" if use_missing else "") + f"score<{threshold}",
                         f"{mean(float(not r) for u, r in refused if not u):.3f}",
                         f"{mean(float(r) for u, r in refused if u):.3f}"])
+    calibrated = None
     if judge is not None:
-        for threshold in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6):
-            refused = [(u, hand or top < threshold) for u, hand, top in judged]
-            out.append([f"current rule + judge<{threshold}",
-                        f"{mean(float(not r) for u, r in refused if not u):.3f}",
-                        f"{mean(float(r) for u, r in refused if u):.3f}"])
-        for threshold in (0.1, 0.2, 0.3, 0.4, 0.5):
-            refused = [(u, top < threshold) for u, _, top in judged]
-            out.append([f"judge<{threshold} alone",
-                        f"{mean(float(not r) for u, r in refused if not u):.3f}",
-                        f"{mean(float(r) for u, r in refused if u):.3f}"])
+        usable = sorted(top for u, _, top, key in judged if not u and not key)
+        n_ans = sum(1 for u, *_ in judged if not u)
+        keep = int(np.ceil(ANSWER_RATE * n_ans))  # answerable questions that must stay answered
+        calibrated = float(usable[len(usable) - keep]) if 0 < keep <= len(usable) else None
+        card = getattr(judge, "card", {}).get("answerable_threshold")
+        marks = sorted({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8} | {round(t, 4) for t in (card, calibrated) if t})
+        for threshold in marks:
+            for name, rule in (("key+judge", lambda hand, top, key, t=threshold: key or top < t),
+                               ("judge alone", lambda hand, top, key, t=threshold: top < t),
+                               ("hand rule+judge", lambda hand, top, key, t=threshold: hand or top < t)):
+                refused = [(u, rule(hand, top, key)) for u, hand, top, key in judged]
+                note = " (card)" if threshold == card else " (calibrated here)" if threshold == calibrated else ""
+                out.append([f"{name}<{threshold}{note}", f"{mean(float(not r) for u, r in refused if not u):.3f}",
+                            f"{mean(float(r) for u, r in refused if u):.3f}"])
     print(table(["gate rule", "answered (answerable)", "refused (unanswerable)"], out))
-    print(f"current rule: key+score<{THRESHOLDS.insufficient_score}; judge = its best probability over the evidence")
+    print(f"hand rule: key+score<{THRESHOLDS.insufficient_score} (key: {THRESHOLDS.missing_keys_to_refuse} names or "
+          f"numbers of the question missing from the evidence); judge = its best probability over the evidence's "
+          f"chunks; the product's rule: {'key+judge<card' if THRESHOLDS.judge_gate and judge else 'the hand rule'}")
+    if calibrated is not None:
+        print(f"threshold answering >= {ANSWER_RATE:.0%} of answerable here under key+judge: {calibrated:.4f}")
+    return calibrated
+
+
+def _support_pairs(v) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(model sentence, its first cited quote) for the model's own supported sentences (not quotes)."""
+    quotes = {c.n: c.quote for c in v.citations}
+    return [(s.text, quotes[s.citations[0]]) for s in v.sentences
+            if s.supported and s.citations and s.citations[0] in quotes and not s.text.startswith("According to ")]
 
 
 def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:  # noqa: ANN001
     generator = assistant.generator
     judge = assistant.judge
     print(f"hits: {'reranked by the judge' if settings.rerank else 'fused'}; judge: {judge.id if judge else 'off'}")
-    policies = {"quote": {"judge": judge}, "quote, cosine pick (untrained)": {},
+    policies = {"quote": {"judge": judge if THRESHOLDS.quote_by_judge else None}, "quote, judge pick": {"judge": judge},
+                "quote, cosine pick (untrained)": {},
                 "quote if score>=0.8": {"quote_min_score": 0.8, "judge": judge},
                 "quote if score>=0.9": {"quote_min_score": 0.9, "judge": judge},
                 "strict": {"quote_when_unsupported": False, "judge": judge}}
@@ -136,7 +158,8 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
             evidence = select_evidence(q.text, hits, assistant.embedder, settings)
         compared += bool(parties)
         raw, first = "", None
-        gated = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder)
+        gated = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder,
+                                                               judge=judge if THRESHOLDS.judge_gate else None)
         if not gated:
             messages = answer_messages(q.text, evidence, context_window=generator.context_window,
                                        count_tokens=generator.count_tokens, reserve_tokens=settings.max_tokens)
@@ -160,7 +183,8 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
                 "model_gold": contains_gold(raw, q.answers) if raw else False,
                 "quote_gold": [contains_gold(c.quote, q.answers) for c in v.citations],
                 "chunk_gold": [contains_gold(chunk_text.get(c.chunk_id, ""), q.answers) for c in v.citations],
-                "model_supported": any(s.supported and not s.text.startswith("According to ") for s in v.sentences)})
+                "model_supported": any(s.supported and not s.text.startswith("According to ") for s in v.sentences),
+                "support_pairs": _support_pairs(v) if policy == "quote" else []})
         total_s.append(time.perf_counter() - t0)
         if first is not None:
             first_s.append(first)
@@ -193,6 +217,13 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
           f"model text alone holds gold (answerable): {mean(float(r['model_gold']) for r in ans):.3f}; "
           f"answers with a supported model sentence: {mean(float(r['model_supported']) for r in quote):.3f}")
     print(f"comparing questions (each party searched): {compared}; answers shown as a dispute: {disputed}")
+    pairs = [p for r in quote for p in r["support_pairs"]]
+    if judge is not None and pairs:
+        probs = [float(judge.score(claim, [quote_text])[0]) for claim, quote_text in pairs]
+        doubted = sum(1 for p in probs if p < judge.threshold)
+        print(f"support check: {len(pairs)} model sentences the lexical rule cites; the judge (claim as the question, "
+              f"its quote as the passage) scores {doubted} ({doubted / len(pairs):.3f}) below its threshold "
+              f"{judge.threshold:.3f}: the rule and the model disagree on those")
     print("verify ms per answered question, p50 / p90: " + "; ".join(
         f"{name} {percentile(ms, 50) or 0:.0f} / {percentile(ms, 90) or 0:.0f}" for name, ms in verify_ms.items()
         if name in ("quote", "quote, cosine pick (untrained)")))
@@ -212,6 +243,8 @@ def main() -> None:
                         help="index every paragraph of the split file's eval articles (never trained on), or of "
                         "the training articles held back from the judge's training for calibration")
     parser.add_argument("--gate", action="store_true", help="evaluate the evidence gate only (no LLM)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="with --gate --split calibration: write the judge threshold to its card.json")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the index here (reused when it exists)")
     parser.add_argument("--verbose", action="store_true", help="print each question and answer on stderr")
     args = parser.parse_args()
@@ -242,7 +275,21 @@ def _run(assistant: Assistant, args: argparse.Namespace, data: Path, docs, qs, s
           f"({report.chunks} chunks, {time.perf_counter() - t0:.0f} s); {len(qs)} questions "
           f"({unanswerable} unanswerable), seed {args.seed}; {machine_note()}")
     if args.gate:
-        run_gate(assistant, qs, settings)
+        calibrated = run_gate(assistant, qs, settings)
+        if args.calibrate:
+            if args.split != "calibration" or calibrated is None:
+                sys.exit("--calibrate needs --gate --split calibration and the judge on")
+            card = json.loads(CARD_FILE.read_text(encoding="utf-8"))
+            card["answerable_threshold"] = round(calibrated, 4)
+            card["calibration"] = {"rule": f"refuse when no evidence chunk scores this or more (a name or number of "
+                                           f"the question missing from the evidence refuses too); the lowest such "
+                                           f"threshold that answers >= {ANSWER_RATE:.0%} of the answerable "
+                                           f"questions of the held-back training articles "
+                                           f"({len(qs)} questions, seed {args.seed}, through the product's search "
+                                           f"and evidence)", "command": "python bench/bench_qa.py "
+                                           + " ".join(sys.argv[1:])}
+            write_card(CARD_FILE.parent, card)
+            print(f"wrote answerable_threshold {calibrated:.4f} to {CARD_FILE}")
     else:
         print(f"model {assistant.generator.info.get('llm')}, k={settings.k}, max_tokens={settings.max_tokens}")
         run_qa(assistant, qs, settings, args.verbose)

@@ -14,7 +14,7 @@ from rag.embed.embedder import Embedder, embedder_id, load_embedder
 from rag.errors import ConfigError, IndexMissingError
 from rag.generate.generator import MODEL_LOCK, Generator, load_generator
 from rag.ingest.readers.common import iso_day, parse_date
-from rag.retrieve.dates import date_hint
+from rag.retrieve.dates import asked_on, date_hint
 from rag.retrieve.hybrid import Query, search
 from rag.retrieve.judge import Judge
 from rag.retrieve.rerank import load_judge
@@ -23,6 +23,7 @@ from rag.store.backend import ChunkIndex
 from rag.store.indexes import load_or_build
 from rag.store.sqlite import Store
 from rag.store.writer import Progress, chunking_signature, ingest
+from rag.thresholds import THRESHOLDS
 from rag.types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestReport, Message, TokenCallback
 
 if TYPE_CHECKING:
@@ -200,7 +201,8 @@ class Assistant:
         """Hybrid (or dense/BM25) search, best first; the top Settings.rerank_depth fused hits are
         reordered by the judge unless `rerank` (default Settings.rerank) is off. Dates the query
         names ("in March 2025", "last week", "latest") boost matching documents, relative to
-        `as_of` (the question's own ISO date; default today) unless since/until are given."""
+        `as_of` (the question's own ISO date; default today) unless since/until are given; a query
+        with an `as_of` that names no date boosts the documents of the week up to it."""
         since, until = _iso_day("since", since), _iso_day("until", until)
         if k is not None and k < 1:
             raise ConfigError(f"k must be at least 1, not {k}")
@@ -210,11 +212,13 @@ class Assistant:
         judge = self._load_judge() if (self.settings.rerank if rerank is None else rerank) else None
         depth = self.settings.rerank_depth
         hint = None if since or until else date_hint(query, self._as_of(as_of))
+        if hint is None and as_of and not (since or until) and THRESHOLDS.asked_on_boost:
+            hint = asked_on(self._as_of(as_of), THRESHOLDS.asked_on_days, THRESHOLDS.asked_on_boost)
         q = Query(text=query, k=max(k, depth) if judge else k, mode=mode or self.settings.search_mode,
                   doc_ids=resolved, since=since, until=until, dense_weight=self.settings.dense_weight, dates=hint)
         hits = search(store, self._search_indexes(), self.embedder, q)
         if judge is not None:
-            hits = rerank_hits(query, hits, judge, depth)
+            hits = rerank_hits(query, hits, judge, depth, self.settings.rerank_weight)
         return hits[:k]
 
     @staticmethod

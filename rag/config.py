@@ -93,13 +93,19 @@ class Settings:
     """Weight of the dense score in hybrid fusion; BM25 gets the rest [RAG_DENSE_WEIGHT]."""
     judge: str = PACKAGED_JUDGE
     """Folder of the cross-encoder judge (rag/models/judge layout), default the one the project
-    trained and tracks; it picks the quoted sentence and checks answerability. `off` answers
-    without it (cosine quotes, the hand-tuned gate alone) [RAG_JUDGE]."""
+    trained and tracks; it reranks on request (`rerank`) and, where THRESHOLDS say so, picks the
+    quoted sentence and checks answerability. `off` never loads it [RAG_JUDGE]."""
     rerank: bool = False
-    """Also reorder the fused hits by the judge. Off: on the SQuAD v2 eval articles it ranks worse
-    than the fusion (MRR 0.778 vs 0.846, `bench/bench_judge.py`) and costs ~2 s for 30 hits [RAG_RERANK]."""
-    rerank_depth: int = 30
-    """Fused hits the judge reads per question; `bench/bench_judge.py` (depth/latency rows) [RAG_RERANK_DEPTH]."""
+    """Also reorder the fused hits by the judge (blended with the fused score). Off: it helps on SQuAD v2's
+    eval articles (MRR 0.856 vs 0.844, `bench/bench_judge.py`) and RealTime QA March (gold R@3 0.725 vs
+    0.688, `bench/bench_news_dates.py --rerank`) but costs SciFact nDCG@10 (0.720 vs 0.732,
+    `bench/bench_retrieval.py --depths 10,20`) and ~250 ms a question [RAG_RERANK]."""
+    rerank_depth: int = 20
+    """Fused hits the judge reads per question: 20 keep rerank + answerability under 300 ms p50 on 2 cores
+    (`bench/bench_judge.py` latency rows: 10 hits 130 ms, 20 252 ms, 30 333 ms) [RAG_RERANK_DEPTH]."""
+    rerank_weight: float = 0.5
+    """Share of the judge's probability in a reranked hit's score, the fused score the rest (1.0:
+    the judge's order alone); `bench/bench_judge.py` [RAG_RERANK_WEIGHT]."""
     api_key: str | None = field(default=None, repr=False)
     """Key that `rag serve` requires as a Bearer token [RAG_API_KEY]."""
     max_upload_mb: int = 50
@@ -173,6 +179,8 @@ class Settings:
             )
         if self.rerank and not self.judge_enabled:
             raise ConfigError("rerank needs the judge: RAG_RERANK=1 with RAG_JUDGE=off")
+        if not 0.0 <= self.rerank_weight <= 1.0:
+            raise ConfigError(f"rerank_weight must lie in [0, 1], not {self.rerank_weight}")
         if not 1 <= self.rerank_depth <= 200:
             raise ConfigError(f"rerank_depth must lie in [1, 200], not {self.rerank_depth}")
         if self.n_ctx < 512:

@@ -24,6 +24,28 @@ class Thresholds:
     ("in March 2025", "last week"); hand-set, measured by `rag eval qa --data ../shared/eval/realtimeqa`."""
     recency_boost: float = 0.1
     """Most added for the newest document on "latest"/"most recent" questions; hand-set, same command."""
+    asked_on_days: int = 7
+    asked_on_boost: float = 1.0
+    """A question dated D (Assistant.search/ask `as_of`) that names no date of its own boosts documents
+    dated in the `asked_on_days` days up to D by `asked_on_boost`: at 1.0 the week's documents come
+    first and older ones follow (a boost, so nothing is filtered out). Chosen on RealTime QA's
+    January-February questions among 3-14 days and +0.05 to +1.0 (`bench/bench_news_dates.py`: gold
+    R@3 0.537 without, 0.756 at 7 days +0.7/+1.0; 3 days +1.0 scored 0.787 but reads a quiz's own day,
+    not the week); reported on March (`rag eval qa --data ../shared/eval/realtimeqa --month 2025-03`)."""
+
+    # -- embedding on the CPU (rag/embed/backends.py, rag/embed/cores.py) ---------------------------
+    embed_tokens_per_batch: int = 2048
+    """Padded tokens (rows x longest row) per OpenVINO inference call of length-sorted texts; smaller
+    batches stay in cache: int8, 2,348 texts, idle 2 cores: 1024 18.4 s, 2048 18.3 s, 4096 18.8 s,
+    8192 19.8 s (512: 19.7 s); `bench/bench_ingest.py --docs 1000 --sweep`."""
+    embed_busy_share: float = 0.5
+    """Share of a core other processes must use, while the embedder loads, for it to count as taken;
+    hand-set, the rule's effect measured by `bench/bench_ingest.py --docs 1000 --sweep` (busy rows)."""
+    embed_streams_on_busy: int = 1
+    """Single-threaded OpenVINO streams run beyond the free cores (at most one per core): a stream on
+    a busy core still adds its share, as batches go to whichever stream is idle. One core of two
+    busy: 2 streams x 1 thread 24.5 s, 1 x 1 35.9 s, 1 x 2 46.0 s (idle: 18.5 / 36.3 / 19.0 s);
+    `bench/bench_ingest.py --docs 1000 --sweep`."""
 
     # -- evidence (rag/answer/evidence.py) ----------------------------------------------------------
     max_evidence: int = 3
@@ -44,15 +66,42 @@ class Thresholds:
     min_evidence_chars: int = 60
     """A selected sentence shorter than this is widened with a neighbour; hand-set."""
 
+    quote_by_judge: bool = False
+    """Let the judge pick the quoted sentence (among the sentences of the best evidence's chunk) instead of
+    cosine + overlap within the best evidence span. Off: with the second judge, SQuAD v2 eval articles,
+    300 questions, the quote holds the gold answer 0.721 with the judge's pick vs 0.761 with cosine on the
+    same model output (`bench/bench_qa.py --split eval --limit 300`; the first judge gave 0.755 vs 0.748)."""
+    quote_by_span: bool = False
+    """With the judge, quote the sentence holding the answer span it points at (its span head) rather
+    than the sentence its relevance head scores best. Off: on the eval articles' gold paragraphs the
+    span's sentence holds the answer 0.76 of the time, the best-scored sentence 0.88
+    (`bench/bench_judge.py --questions 100 --candidates 20`, quote pick rows)."""
+
     # -- refusal gate (rag/answer/gate.py) -----------------------------------------------------------
-    insufficient_score: float = 0.60
+    insufficient_score: float = 0.65
     """Refuse before generation when the best evidence score (cosine + lexical_weight * overlap) is
-    below; `bench/bench_qa.py --gate --limit 2000` (SQuAD v2). It keeps its place over the trained
-    judge's answerability: on the held-back training articles the judge, alone or added to this
-    rule, gives no better answered/refused trade-off (`bench/bench_qa.py --gate --split calibration`)."""
+    below. 0.65 with `missing_keys_to_refuse` 2, chosen among 0.60-0.66 and 1, 2 or no missing terms on
+    the SQuAD articles held back from the judge's training and RealTime QA January-February
+    (`bench/bench_gate_rules.py --workdir DIR`): there it answers 0.904 of answerable and refuses 0.241
+    of unanswerable (0.867 / 0.208 with one missing term and 0.60) and answers 0.753 of the news questions
+    (0.641); 0.66 refuses 0.269 but answers 0.718 of the news. Reported on the eval articles (0.956 /
+    0.188, before 0.959 / 0.191) and RealTime QA March (0.713 answered, before 0.625)."""
+    judge_gate: bool = False
+    """With the judge on, let its answerability replace the score rule above: refuse when its best
+    probability over the evidence's chunks is below the threshold in its card (calibrated on held-back
+    training articles by `bench/bench_qa.py --gate --split calibration --limit 400 --calibrate`). Off:
+    at that threshold it answers 0.956 of the eval articles' answerable questions and refuses 0.155 of
+    the unanswerable, where the score rule gives 0.959 / 0.191 (`bench/bench_qa.py --gate --split eval
+    --limit 600`); its AUROC (0.66) is MiniLM cosine's."""
     refuse_on_missing_key: bool = True
-    """Refuse before generation when a name or number of the question is in none of the evidence's
-    chunks or titles; `bench/bench_qa.py --gate`."""
+    """Refuse before generation when `missing_keys_to_refuse` names or numbers of the question are in none
+    of the evidence's chunks or titles; `bench/bench_qa.py --gate`."""
+    missing_keys_to_refuse: int = 2
+    """How many of the question's names/numbers must be missing: one was too strict for news questions,
+    whose context words ("British", "US", "aged 63") a short report often leaves out (RealTime QA
+    January-February answered 0.641 with 1, 0.753 with 2); a person's unknown full name is still two.
+    Set with insufficient_score above; dropping the rule measured no worse on these sets but would let a
+    question about an unknown person through on a good-scoring sentence."""
 
     # -- the support rule (rag/answer/support.py: answers, summaries and briefs) --------------------
     lex_strong: float = 0.85

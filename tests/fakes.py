@@ -8,6 +8,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from rag.retrieve.judge import Reading
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -70,3 +72,17 @@ class KeywordJudge:
         wanted = {w for w in _WORD.findall(question.lower()) if len(w) > 3}
         return np.array([len(wanted & set(_WORD.findall(p.lower()))) / max(1, len(wanted)) for p in passages],
                         dtype=np.float32)
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """Its score, and as the answer span the passage's sentence that shares most of those words."""
+        self.calls.append((question, list(passages)))
+        wanted = {w for w in _WORD.findall(question.lower()) if len(w) > 3}
+        out = []
+        for p in passages:
+            sentences = list(re.finditer(r"[^.!?\n]+[.!?]?", p))
+            shared = [len(wanted & set(_WORD.findall(m[0].lower()))) for m in sentences]
+            best = sentences[shared.index(max(shared))] if sentences and max(shared) else None
+            prob = max(shared, default=0) / max(1, len(wanted))
+            out.append(Reading(float(prob), best.start() if best else -1, best.end() if best else -1,
+                               1.0 if best else float("-inf")))
+        return out

@@ -1,6 +1,6 @@
 """A question's path, top to bottom: retrieve (fused; reranked by the judge when Settings.rerank;
 each named party on its own for a comparing question) -> select evidence -> gate (refuse early) ->
-prompt -> generate -> verify (the judge picks the quoted sentence) -> sides (a disputed figure shown
+prompt -> generate -> verify (the quoted sentence: THRESHOLDS.quote_by_judge) -> sides (a disputed figure shown
 with every value and date; each compared party quoted) -> Answer. The caller (Assistant) passes a `StageContext`; this module never sees it whole."""
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def answer_question(ctx: StageContext, question: str, *, k: int | None = None, d
     else:
         evidence = select_evidence(query, hits, embedder, settings) if hits else []
     retrieve_ms = (time.perf_counter() - t0) * 1000
-    judge = ctx.judge
+    judge = ctx.judge if THRESHOLDS.quote_by_judge or THRESHOLDS.judge_gate else None
     first_token_ms: float | None = None
-    if not evidence or evidence_is_insufficient(query, evidence, embedder):
+    if not evidence or evidence_is_insufficient(query, evidence, embedder,
+                                                judge=judge if THRESHOLDS.judge_gate else None):
         verified = refusal(question)
     else:
         generator = ctx.generator
@@ -51,7 +52,8 @@ def answer_question(ctx: StageContext, question: str, *, k: int | None = None, d
                 pieces.append(piece)
                 if on_token is not None:
                     on_token(piece)
-        verified = verify_answer(question, "".join(pieces), evidence, embedder, judge=judge)
+        verified = verify_answer(question, "".join(pieces), evidence, embedder,
+                                 judge=judge if THRESHOLDS.quote_by_judge else None)
         verified = with_sides(query, verified, hits, evidence)
     return build_answer(question, verified, hits, model=ctx.model_info(), index=index_info(ctx),
                         retrieve_ms=retrieve_ms, first_token_ms=first_token_ms, t0=t0)

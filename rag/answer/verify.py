@@ -240,11 +240,26 @@ def _best_for_question(question: str, evidence: Sequence[Evidence], embedder: Em
         spans = [s for s in spans if not is_byline(s.text)] or spans
     asked = [s for s in spans if (m := label_match(question, s.text, ev.hit.title or "")) and m.asked]
     spans = asked or spans
+    if judge is not None and THRESHOLDS.quote_by_span and len(spans) > 1:
+        pointed = _pointed_span(question, ev, spans, judge)
+        if pointed is not None:
+            return pointed
     if judge is not None:
         scores = judge.score(question, [s.text for s in spans])
     else:
         scores = sentence_scores(question, [s.text for s in spans], embedder)
     return spans[int(np.argmax(scores))]
+
+
+def _pointed_span(question: str, ev: Evidence, spans: list[_Span], judge: Judge) -> _Span | None:
+    """The sentence holding the start of the answer span the judge points at in the evidence's chunk
+    (None when it points at none of `spans`, e.g. the answer was cut off or lies in a heading)."""
+    reading = judge.read(question, [ev.text])[0]
+    if reading.start < 0:
+        return None
+    at = ev.start + reading.start
+    inside = [s for s in spans if s.start <= at < s.end]
+    return min(inside, key=lambda s: s.end - s.start) if inside else None
 
 
 def _quote_sentence(span: _Span) -> str:

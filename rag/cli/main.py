@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=200, help="retrieval: chunks retrieved per query (default 200)")
     p.add_argument("--max-docs", type=int, default=None, metavar="N",
                    help="cap the corpus at N documents (the evidence of the chosen questions always kept)")
-    p.add_argument("--month", metavar="YYYY-MM", help="qa: only the questions dated in this month")
+    p.add_argument("--month", metavar="YYYY-MM", help="qa, retrieval: only the questions dated in this month")
     p.add_argument("--workdir", metavar="DIR", help="build and keep the evaluation index here (default: a "
                    "temporary folder); never your --index")
 

@@ -4,7 +4,8 @@ The export reads the packaged (or any local) sentence-transformers folder, trace
 with its pooling and normalisation into one OpenVINO graph, and caches it under
 ~/.cache/briefing-rag/openvino/ (XDG_CACHE_HOME respected); nothing is downloaded. At run time
 only `openvino` and `tokenizers` are imported (no torch), texts are tokenised once, sorted by
-token count and cut into batches of similar length under a token budget, and the CPU's fastest
+token count and cut into batches of similar length under a token budget, run on as many
+single-threaded streams as the cores other processes leave free allow (rag.embed.cores), and the CPU's fastest
 precision is used (bf16 on CPUs with AMX/AVX512-BF16; vectors agree with PyTorch fp32 to a
 cosine above 0.9999). `int8_openvino` gives the same export quantised to int8 (rag.embed.quantize),
 which `embed_precision` auto runs. Models the exporter does not understand fall back to PyTorch.
@@ -26,12 +27,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag.config import cache_root
+from rag.embed.cores import StreamPlan, busy_since, cpu_sample, free_cores, stream_plan
 from rag.errors import ConfigError, ModelError
+from rag.thresholds import THRESHOLDS
 
 FAST_BACKENDS = ("openvino",)
 WEIGHTS = ("fp32", "int8")
 EXPORT_VERSION = "ov-export-1"  # bump when the exported graph changes
-TOKENS_PER_BATCH = 8192  # padded tokens per inference call (batch rows x longest row)
 _POOLING = ("cls", "mean", "max")
 
 
@@ -208,7 +210,7 @@ class OpenVINOEmbedder:
     """Embedder running an exported sentence-transformers model on OpenVINO (CPU), loaded on first use."""
 
     def __init__(self, model_path: str | Path, model_id: str, batch_size: int = 64, precision: str = "auto",
-                 cache_dir: Path | None = None, weights: str = "fp32") -> None:
+                 cache_dir: Path | None = None, weights: str = "fp32", plan: StreamPlan | None = None) -> None:
         if batch_size < 1:
             raise ConfigError(f"embed_batch_size must be at least 1, not {batch_size}")
         if precision not in ("auto", "f32", "bf16"):
@@ -223,6 +225,9 @@ class OpenVINOEmbedder:
         self.precision = precision
         self.weights = weights
         self.cache_dir = cache_dir
+        self.tokens_per_batch = THRESHOLDS.embed_tokens_per_batch
+        self.plan = plan  # None: chosen from the cores free while the model loads
+        self._since = cpu_sample()
         self._compiled: Any = None
         self._request: Any = None
         self._queue: Any = None
@@ -232,12 +237,19 @@ class OpenVINOEmbedder:
 
     @property
     def info(self) -> dict[str, str]:
-        """Backend, weights (fp32 or int8), the precision OpenVINO runs at and its streams (after loading)."""
+        """Backend, weights (fp32 or int8), the precision OpenVINO runs at, its streams and the free
+        cores they were chosen from (after loading)."""
         self._load()
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        assert self.plan is not None
         return {"backend": "openvino", "weights": self.weights,
                 "precision": getattr(hint, "to_string", lambda: str(hint))(),
-                "streams": str(self._compiled.get_property("NUM_STREAMS"))}
+                "streams": str(self._compiled.get_property("NUM_STREAMS")),
+                "free_cores": f"{self.plan.free} of {self.plan.cores}"}
+
+    def load(self) -> None:
+        """Load (export, quantise, compile) the model now rather than on the first embed."""
+        self._load()
 
     def _load(self) -> None:
         if self._compiled is not None:
@@ -260,7 +272,11 @@ class OpenVINOEmbedder:
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=self.spec.max_seq_length)
         core = ov.Core()
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT"}  # parallel streams; a single text still runs alone
+        if self.plan is None:
+            cores = os.cpu_count() or 1
+            self.plan = stream_plan(cores, free_cores(cores, busy_since(self._since)))
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": str(self.plan.streams),
+                                  "INFERENCE_NUM_THREADS": str(self.plan.streams * self.plan.threads)}
         if self.precision != "auto":
             config["INFERENCE_PRECISION_HINT"] = self.precision
         try:
@@ -276,7 +292,7 @@ class OpenVINOEmbedder:
 
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-        budget = max(TOKENS_PER_BATCH, self.spec.max_seq_length)
+        budget = max(self.tokens_per_batch, self.spec.max_seq_length)
         batches: list[list[int]] = []
         current: list[int] = []
         for i in order:

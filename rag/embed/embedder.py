@@ -65,6 +65,10 @@ class SentenceTransformerEmbedder:
         assert self._dim is not None
         return self._dim
 
+    def load(self) -> None:
+        """Load the model now rather than on the first embed."""
+        self._load()
+
     def _load(self) -> Any:
         if self._model is not None:
             return self._model

@@ -38,6 +38,8 @@ class Record:
     id: str
     title: str
     text: str
+    date: str | None = None
+    """ISO day the source gives the document (news articles), written into its file's front matter."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ def load_qa_set(folder: Path) -> tuple[list[Record], list[Question]]:
     folder = Path(folder)
     if (folder / "questions.jsonl").is_file() and (folder / "corpus.jsonl").is_file():
         corpus = [Record(str(_field(r, "id", folder / "corpus.jsonl")), str(r.get("title") or ""),
-                         str(_field(r, "text", folder / "corpus.jsonl"))) for r in _jsonl(folder / "corpus.jsonl")]
+                         str(_field(r, "text", folder / "corpus.jsonl")), _iso(r.get("date")))
+                  for r in _jsonl(folder / "corpus.jsonl")]
         questions = []
         for r in _jsonl(folder / "questions.jsonl"):
             answers = tuple(str(a) for a in r.get("answers") or ())
@@ -144,18 +147,28 @@ def sample(items: Sequence[Any], limit: int | None, seed: int = DEFAULT_SEED) ->
     return [items[i] for i in chosen]
 
 
-def write_corpus(folder: Path, docs: Sequence[tuple[str, str, str]]) -> dict[str, str]:
-    """Write (key, title, text) documents as files; returns resolved path -> key.
+def _iso(value: object) -> str | None:
+    """A corpus row's date ("2025/03/07", "2025-03-07T...") as YYYY-MM-DD, else None."""
+    text = str(value or "").replace("/", "-")[:10]
+    return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
 
-    A titled document becomes `NNNNNN.md` starting with `# title`, an untitled one `NNNNNN.txt`.
-    Unchanged files are left alone (so a re-run is an unchanged ingest) and stray files removed.
+
+def write_corpus(folder: Path, docs: Sequence[tuple[str, ...]]) -> dict[str, str]:
+    """Write (key, title, text[, date]) documents as files; returns resolved path -> key.
+
+    A titled document becomes `NNNNNN.md` starting with `# title`, an untitled one `NNNNNN.txt`; a
+    dated one has a `Date: YYYY-MM-DD` line above its text, as a news article's header gives it (the
+    readers take the document date from it). Unchanged files are left alone (so a re-run is an
+    unchanged ingest) and stray files removed.
     """
     folder.mkdir(parents=True, exist_ok=True)
     mapping: dict[str, str] = {}
-    for n, (key, title, text) in enumerate(docs):
+    for n, (key, title, text, *rest) in enumerate(docs):
         title = " ".join(title.split())
+        day = rest[0] if rest else None
         path = folder / (f"{n:06d}.md" if title else f"{n:06d}.txt")
-        content = f"# {title}\n\n{text}\n" if title else f"{text}\n"
+        body = f"Date: {day}\n\n{text}" if day else text
+        content = f"# {title}\n\n{body}\n" if title else f"{body}\n"
         if not path.is_file() or path.read_text(encoding="utf-8") != content:
             path.write_text(content, encoding="utf-8")
         mapping[str(path.resolve())] = key
@@ -181,7 +194,7 @@ class _Workspace:
         self.assistant = stack.enter_context(Assistant(settings.with_(index_dir=root / "index"), **models))
         self.ingest: dict[str, Any] = {}
 
-    def build(self, docs: Sequence[tuple[str, str, str]], show: bool) -> dict[str, str]:
+    def build(self, docs: Sequence[tuple[str, ...]], show: bool) -> dict[str, str]:
         mapping = write_corpus(self.docs_dir, docs)
         bar = _bar(len(docs), "ingest", show)
         try:
@@ -217,17 +230,19 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 def eval_retrieval(data: Path, settings: Settings, *, limit: int | None = None, seed: int = DEFAULT_SEED,
                    k: int = 200, modes: Sequence[str] = SEARCH_MODES, max_docs: int | None = None,
-                   workdir: Path | None = None, progress: bool = True, **models: Any) -> dict[str, Any]:
+                   workdir: Path | None = None, progress: bool = True, month: str | None = None,
+                   **models: Any) -> dict[str, Any]:
     """nDCG@10, recall@5/@100 and MRR@10 (document level: a document scores as its best chunk)
-    for each search mode, plus ingest speed and warm search latency."""
+    for each search mode, plus ingest speed and warm search latency; dated questions search as of
+    their own date."""
     corpus, questions = load_qa_set(data)
-    questions = sample([q for q in questions if q.relevant], limit, seed)
+    questions = sample([q for q in in_month(questions, month) if q.relevant], limit, seed)
     if not questions:
         raise ConfigError(f"{data}: no question has relevant documents to evaluate retrieval with")
     corpus = _corpus_for(corpus, questions, max_docs)
     with ExitStack() as stack:
         ws = _Workspace(stack, settings, workdir, **models)
-        mapping = ws.build([(r.id, r.title, r.text) for r in corpus], progress)
+        mapping = ws.build([(r.id, r.title, r.text, r.date) for r in corpus], progress)
         ws.assistant.search(questions[0].text, k=1)  # load the model and indexes before timing
         per_mode: dict[str, dict[str, Any]] = {}
         for mode in modes:
@@ -236,10 +251,11 @@ def eval_retrieval(data: Path, settings: Settings, *, limit: int | None = None, 
             bar = _bar(len(questions), mode, progress)
             for q in questions:
                 t0 = time.perf_counter()
-                hits = ws.assistant.search(q.text, k=TOP_K, mode=mode)
+                hits = ws.assistant.search(q.text, k=TOP_K, mode=mode, as_of=q.date)
                 latency.append((time.perf_counter() - t0) * 1000)
                 top = m.doc_ranking(mapping.get(h.path, h.path) for h in hits)
-                deep = m.doc_ranking(mapping.get(h.path, h.path) for h in ws.assistant.search(q.text, k=k, mode=mode))
+                deep = m.doc_ranking(mapping.get(h.path, h.path)
+                                     for h in ws.assistant.search(q.text, k=k, mode=mode, as_of=q.date))
                 for name, value in m.ranking_metrics(top, q.relevant).items():
                     scores.setdefault(name, []).append(value)
                 scores["recall@100"][-1] = m.recall_at_k(deep, q.relevant, 100)
@@ -247,7 +263,7 @@ def eval_retrieval(data: Path, settings: Settings, *, limit: int | None = None, 
             bar.close()
             per_mode[mode] = {**{n: _round(m.mean(v)) for n, v in scores.items()}, "latency_ms": _ms(latency)}
     return {"task": "retrieval", "data": str(data), "questions": len(questions), "corpus_docs": len(corpus),
-            "sample": _sample_note(limit, seed), "k": k, "dense_weight": settings.dense_weight,
+            "sample": _sample_note(limit, seed), "k": k, "dense_weight": settings.dense_weight, "month": month,
             "ingest": ws.ingest, "modes": per_mode}
 
 
@@ -273,7 +289,7 @@ def eval_qa(data: Path, settings: Settings, *, limit: int | None = None, seed: i
     rows: list[tuple[Question, Answer, list[bool], list[bool], bool]] = []
     with ExitStack() as stack:
         ws = _Workspace(stack, settings, workdir, **models)
-        mapping = ws.build([(r.id, r.title, r.text) for r in corpus], progress)
+        mapping = ws.build([(r.id, r.title, r.text, r.date) for r in corpus], progress)
         by_doc = {d.doc_id: mapping.get(d.path, d.path) for d in ws.assistant.documents()}
         texts: dict[str, str] = {}
         bar = _bar(len(questions), "ask", progress)
@@ -364,6 +380,6 @@ def run_eval(task: str, data: Path, settings: Settings, **options: Any) -> dict[
         options.pop("k", None)
     if task == "summary":
         options.pop("max_docs", None)
-    if task != "qa" and options.pop("month", None):
-        raise ConfigError("--month applies to `rag eval qa` only")
+    if task == "summary" and options.pop("month", None):
+        raise ConfigError("--month applies to `rag eval qa` and `rag eval retrieval` only")
     return runner(Path(data), settings, **options)

@@ -2,8 +2,9 @@
 "latest" turned into a date range or a preference for recent documents (pure, table-tested).
 
 Relative expressions are read against `today`: the question's own date when it has one (a dated
-news quiz), else the newest document date in the index, else the calendar date. Search boosts
-hits inside the range rather than filtering them out, so a misread phrase costs rank, never recall.
+news quiz), else the newest document date in the index, else the calendar date. A dated question
+that names no date is about the news of the days before it (`asked_on`). Search boosts hits inside
+the range rather than filtering them out, so a misread phrase costs rank, never recall.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class DateHint:
     since: str | None = None
     until: str | None = None
     latest: bool = False
+    boost: float | None = None
+    """What a hit inside the range gains; None: THRESHOLDS.date_boost (a date the question names)."""
 
 
 def _month(year: int, month: int) -> tuple[date, date]:
@@ -74,6 +77,12 @@ def date_hint(question: str, today: date) -> DateHint | None:
     if span is None and not latest:
         return None
     return DateHint(span[0].isoformat() if span else None, span[1].isoformat() if span else None, latest)
+
+
+def asked_on(day: date, days: int, boost: float) -> DateHint:
+    """The hint of a question dated `day` that names no date: the `days` days up to it, boosted by
+    `boost` (a news question asked on a day is about that week's news more often than not)."""
+    return DateHint((day - timedelta(days=days)).isoformat(), day.isoformat(), False, boost)
 
 
 def in_range(day: str | None, hint: DateHint) -> bool:

@@ -85,7 +85,7 @@ def boost_dates(fused: dict[int, float], dates: dict[int, str | None], hint: Dat
     if hint.since is not None:
         for r in out:
             if in_range(dates.get(r), hint):
-                out[r] += THRESHOLDS.date_boost
+                out[r] += THRESHOLDS.date_boost if hint.boost is None else hint.boost
     if hint.latest:
         known = sorted({d for d in dates.values() if d})
         if len(known) > 1:

@@ -1,6 +1,8 @@
 """Judge protocol and the OpenVINO adapter for the project's own cross-encoder (see rag/models/judge).
 
 A judge scores (question, passage) pairs: the probability that the passage answers the question.
+A judge with a span head (the tracked one) also points at the answer inside each passage
+(`Reading`): the character range of the best-scored span and its score against "no answer here".
 The tracked model is checked at load: every file present and model.bin's sha256 equal to the one
 in card.json, else ModelError naming the file; there is no fallback. Only `openvino` and
 `tokenizers` are imported, and only on first use.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
@@ -19,6 +22,22 @@ import numpy as np
 from rag.errors import ModelError
 
 REQUIRED_FILES = ("card.json", "model.xml", "model.bin", "tokenizer.json")
+MAX_ANSWER_TOKENS = 30  # longest answer span considered (SQuAD answers are a few words)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The judge's reading of one passage: P(answers) and where in the passage the answer is.
+
+    `start`/`end` are character offsets into the passage (start == end == -1 when the model has no
+    span head or the passage was all cut away); `span_margin` is the best span's start+end logit
+    minus the [CLS] ("no answer") logits, as SQuAD 2.0 readers score it.
+    """
+
+    probability: float
+    start: int
+    end: int
+    span_margin: float
 
 
 @runtime_checkable
@@ -27,8 +46,17 @@ class Judge(Protocol):
 
     id: str
 
+    @property
+    def threshold(self) -> float:
+        """The probability below which the best passage is taken not to answer (calibrated)."""
+        ...
+
     def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
         """P(passage answers question) for each passage, float32 in [0, 1], in input order."""
+        ...
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """P(answers) and where the answer is, for each passage, in input order."""
         ...
 
 
@@ -132,9 +160,19 @@ class OpenVinoJudge:
         """P(answers) for (question, passage) pairs, in input order."""
         if len(pairs) == 0:
             return np.zeros(0, dtype=np.float32)
+        return np.array([r.probability for r in self._run(pairs, spans=False)], dtype=np.float32)
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """P(answers) and the best answer span (character offsets) of each passage, in input order."""
+        return self._run([(question, p) for p in passages], spans=True)
+
+    def _run(self, pairs: Sequence[tuple[str, str]], spans: bool) -> list[Reading]:
+        if len(pairs) == 0:
+            return []
         encodings = self.encode(pairs)
         lengths = [len(e.ids) for e in encodings]
         logits = np.empty(len(pairs), dtype=np.float32)
+        found: dict[int, tuple[int, int, float]] = {}
         with self._lock:
             for batch in self.batches(lengths):
                 width = max(lengths[i] for i in batch)
@@ -146,11 +184,33 @@ class OpenVinoJudge:
                     feeds["attention_mask"][row, :n] = 1
                     feeds["token_type_ids"][row, :n] = encodings[i].type_ids
                 try:
-                    logits[batch] = np.asarray(self._compiled(feeds)[0]).reshape(-1)
+                    outputs = self._compiled(feeds)
                 except RuntimeError as exc:
                     raise ModelError(f"judge {self.path} failed: {exc}") from exc
-        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+                logits[batch] = np.asarray(outputs[0]).reshape(-1)
+                if spans and len(outputs) >= 3:
+                    for row, i in enumerate(batch):
+                        found[i] = best_span(np.asarray(outputs[1])[row], np.asarray(outputs[2])[row],
+                                             encodings[i].sequence_ids, encodings[i].offsets)
+        probs = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return [Reading(float(probs[i]), *found.get(i, (-1, -1, float("-inf")))) for i in range(len(pairs))]
 
     def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
         """P(passage answers question) for each passage, in input order."""
         return self.score_pairs([(question, p) for p in passages])
+
+
+def best_span(start: np.ndarray, end: np.ndarray, sequence_ids: Sequence[int | None],
+              offsets: Sequence[tuple[int, int]]) -> tuple[int, int, float]:
+    """The passage span with the highest start + end logit (end not before start, at most
+    MAX_ANSWER_TOKENS long), as (first char, end char, margin over the [CLS] "no answer" score)."""
+    tokens = np.array([t for t, s in enumerate(sequence_ids) if s == 1], dtype=np.int64)
+    if tokens.size == 0:
+        return -1, -1, float("-inf")
+    s, e = start[tokens], end[tokens]
+    pair = s[:, None] + e[None, :]
+    width = np.arange(tokens.size)[None, :] - np.arange(tokens.size)[:, None]
+    pair[(width < 0) | (width >= MAX_ANSWER_TOKENS)] = -np.inf
+    a, b = np.unravel_index(int(np.argmax(pair)), pair.shape)
+    return (int(offsets[tokens[a]][0]), int(offsets[tokens[b]][1]),
+            float(pair[a, b] - (start[0] + end[0])))

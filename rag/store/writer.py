@@ -3,8 +3,10 @@ the new or changed ones (reusing cached embeddings of identical text), remove va
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -80,6 +82,7 @@ def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exc
     total = len(found.files)
     done = {"files": 0}
     parse = partial(_prepare, known=known, signature=signature, chunk_tokens=chunk_tokens, overlap=overlap)
+    loader: threading.Thread | None = None
     for i, (path, outcome) in enumerate(read_ahead(found.files, parse)):
         done["files"] = i
         seen.add(str(path))
@@ -91,15 +94,31 @@ def ingest(store: Store, embedder: Embedder, paths: Sequence[str | Path], *, exc
         if isinstance(outcome, DocumentError):
             failures.append(IngestFailure(str(path), one_line(str(outcome))))
             continue
+        loader = loader or load_early(embedder)
         doc, chunks = outcome
         pending.items.append((doc, chunks, str(path) not in known))
         pending.chunks += len(chunks)
         if pending.chunks >= BATCH_CHUNKS:
             flush()
     flush()
+    if loader is not None:  # all texts may have come from the embedding cache
+        loader.join()
     if progress:
         progress(total, total, "")
     return finish(store, known, seen, found.roots, counts, failures, t0, on_commit)
+
+
+def load_early(embedder: Embedder) -> threading.Thread:
+    """Start loading the embedder's model (when it has a `load`) on a background thread, so that
+    importing and compiling it overlap the reading of the first batch; a failure is left for the
+    first `embed` to raise again."""
+    def run() -> None:
+        with contextlib.suppress(Exception):  # embed() retries the load and raises its error in place
+            getattr(embedder, "load", lambda: None)()
+
+    thread = threading.Thread(target=run, name="rag-embed-load", daemon=True)
+    thread.start()
+    return thread
 
 
 def finish(store: Store, known: dict[str, tuple[str, str, str]], seen: set[str], roots: Sequence[Path],

@@ -45,6 +45,8 @@ class Pair:
     passage: str
     label: float
     kind: str
+    answer: str = ""
+    """For a positive: the gold answer as it occurs in `passage` (the span head's target); else empty."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,16 @@ def holds_answer(text: str, answers: Iterable[str]) -> bool:
     """True when any gold answer string occurs in `text` (case-insensitive)."""
     low = text.lower()
     return any(a.lower() in low for a in answers if a)
+
+
+def answer_in(text: str, answers: Iterable[str]) -> str:
+    """The first gold answer that occurs in `text`, spelled as `text` spells it ("" when none does)."""
+    low = text.lower()
+    for a in answers:
+        at = low.find(a.lower()) if a else -1
+        if at >= 0:
+            return text[at:at + len(a)]
+    return ""
 
 
 def window(text: str, rng: random.Random, answers: Sequence[str] = (), max_words: int = MAX_WORDS) -> str:
@@ -155,7 +167,8 @@ def build_pairs(paragraphs: dict[str, Paragraph], questions: Sequence[Question],
             if own_sents:
                 out.append(Pair(q.question, _closest(q.question, own_sents), 0.0, "unanswerable_sentence"))
             continue
-        out.append(Pair(q.question, window(own.text, rng, q.answers), 1.0, "positive_paragraph"))
+        passage = window(own.text, rng, q.answers)
+        out.append(Pair(q.question, passage, 1.0, "positive_paragraph", answer_in(passage, q.answers)))
         others = [p for p in by_title[own.title] if p.id != own.id and not holds_answer(p.text, q.answers)]
         for p in rng.sample(others, min(same_article, len(others))):
             out.append(Pair(q.question, window(p.text, rng), 0.0, "same_article_paragraph"))
@@ -167,16 +180,28 @@ def build_pairs(paragraphs: dict[str, Paragraph], questions: Sequence[Question],
         good = [s for s in own_sents if holds_answer(s, q.answers)]
         bad = [s for s in own_sents if not holds_answer(s, q.answers)]
         if good:
-            out.append(Pair(q.question, good[0], 1.0, "positive_sentence"))
+            out.append(Pair(q.question, good[0], 1.0, "positive_sentence", answer_in(good[0], q.answers)))
             for s in rng.sample(bad, min(sentence_negatives, len(bad))):
                 out.append(Pair(q.question, s, 0.0, "negative_sentence"))
     return out
 
 
-def sample_pairs(pairs: Sequence[Pair], limit: int, seed: int = 13) -> list[Pair]:
-    """A seeded, shuffled sample of at most `limit` pairs."""
-    chosen = list(pairs)
-    random.Random(seed).shuffle(chosen)
+def sample_pairs(pairs: Sequence[Pair], limit: int, seed: int = 13,
+                 quotas: dict[str, int] | None = None) -> list[Pair]:
+    """A seeded, shuffled sample of at most `limit` pairs; with `quotas`, at most that many of each
+    named kind (kinds not named are all kept), then cut to `limit`."""
+    rng = random.Random(seed)
+    if quotas:
+        by_kind: dict[str, list[Pair]] = {}
+        for p in pairs:
+            by_kind.setdefault(p.kind, []).append(p)
+        chosen = []
+        for kind in sorted(by_kind):
+            group = by_kind[kind]
+            chosen.extend(rng.sample(group, min(len(group), quotas.get(kind, len(group)))))
+    else:
+        chosen = list(pairs)
+    rng.shuffle(chosen)
     return chosen[:limit]
 
 

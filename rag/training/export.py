@@ -3,7 +3,8 @@
     python -m rag.training.export --model /tmp/judge-hf --out rag/models/judge
 
 The graph takes input_ids, attention_mask, token_type_ids (int64, dynamic batch and length) and
-returns one logit per row; P(answers) = sigmoid(logit). Weights are compressed to int8 with
+returns the relevance logit per row (output 0; P(answers) = sigmoid(logit)) and the answer-span
+start and end logits per token (outputs 1 and 2; see `rag.training.net`). Weights are compressed to int8 with
 NNCF (asymmetric, per channel; needs the `train` extra) or, without NNCF, saved as FP16. The
 folder gets model.xml/model.bin, the tokenizer files, card.json (sha256 of model.bin, data,
 licences, recipe, metrics) and MODEL_CARD.md rendered from card.json.
@@ -26,9 +27,14 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 LICENCES = {
     "data": "SQuAD 2.0 (Rajpurkar, Jia and Liang 2018, 'Know What You Don't Know: Unanswerable Questions "
             "for SQuAD'), CC BY-SA 4.0; only the dev-set articles in the split file's train_titles were used",
+    "data_realtimeqa": "RealTime QA (Kasai et al. 2022), questions dated 2025-01 and 2025-02 and their articles only; "
+                       "news text (c) its publishers, used for internal training only (../shared/eval/README.md)",
+    "data_scifact": "SciFact corpus as BEIR ships it (Wadden et al. 2020), CC BY-NC 2.0 per ../shared/eval/README.md: "
+                    "paper titles and abstracts only, as self-supervised pairs; no labelled query or claim was read",
     "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Reimers and Gurevych; Microsoft MiniLM), Apache-2.0",
-    "model": "the fine-tuned weights are derived from both: Apache-2.0 weights trained on CC BY-SA 4.0 data; "
-             "attribute SQuAD 2.0 and all-MiniLM-L6-v2 when redistributing",
+    "model": "the fine-tuned weights are derived from all of the above: Apache-2.0 weights trained on CC BY-SA 4.0, "
+             "CC BY-NC 2.0 and internal-use news data; attribute SQuAD 2.0, RealTime QA, SciFact and "
+             "all-MiniLM-L6-v2, and check the non-commercial and internal-use terms before redistributing",
 }
 
 
@@ -46,9 +52,11 @@ def export(model_dir: Path, out: Path, probe: Sequence[tuple[str, str]] = ()) ->
     import numpy as np
     import openvino as ov
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), local_files_only=True).eval()
+    from rag.training import net as judge_net
+
+    model = judge_net.load(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     train_report = json.loads((model_dir / "train.json").read_text(encoding="utf-8"))
     max_length = int(train_report["max_length"])
@@ -59,8 +67,7 @@ def export(model_dir: Path, out: Path, probe: Sequence[tuple[str, str]] = ()) ->
             self.model = model
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).logits[:, 0]
+            return self.model(input_ids, attention_mask, token_type_ids)
 
     example = {"input_ids": torch.ones((2, 8), dtype=torch.long),
                "attention_mask": torch.ones((2, 8), dtype=torch.long),
@@ -80,12 +87,13 @@ def export(model_dir: Path, out: Path, probe: Sequence[tuple[str, str]] = ()) ->
         enc = tokenizer([q for q, _ in probe], [p for _, p in probe], truncation="only_second",
                         max_length=max_length, padding=True, return_tensors="np")
         with torch.no_grad():
-            ref = Logit()(**{k: torch.from_numpy(enc[k]) for k in INPUTS}).numpy()
+            ref = Logit()(**{k: torch.from_numpy(enc[k]) for k in INPUTS})[0].numpy()
         got = ov.Core().compile_model(str(out / "model.xml"), "CPU")({k: enc[k] for k in INPUTS})[0]
         parity = round(float(np.max(np.abs(1 / (1 + np.exp(-ref)) - 1 / (1 + np.exp(-got))))), 5)
     card = {
         "name": "briefing-rag judge", "task": "cross-encoder: P(passage answers question)",
-        "output": "one logit per (question, passage) row; probability = sigmoid(logit)",
+        "output": "output 0: one relevance logit per (question, passage) row, probability = sigmoid(logit); "
+                  "outputs 1, 2: answer-span start and end logits per token ([CLS] = no answer)",
         "inputs": list(INPUTS), "max_length": max_length, "truncation": "only_second (the passage)",
         "weights": precision, "files": {"model.bin": file_sha256(out / "model.bin"), "model.xml": file_sha256(out / "model.xml")},
         "size_bytes": (out / "model.bin").stat().st_size, "exported": time.strftime("%Y-%m-%d"),
@@ -129,8 +137,9 @@ def render_card(card: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in t.get("pair_kinds_trained", {}).items()), "",
         "## Recipe", "",
         f"Seed {t.get('seed')}; {t.get('epochs')} epoch, batch {t.get('batch_size')}, AdamW lr "
-        f"{t.get('learning_rate')}, warm-up {t.get('warmup')}, BCE on one logit; torch {t.get('torch')} on "
-        f"{t.get('threads')} CPU threads: {t.get('wall_seconds')} s ({t.get('pairs_per_second')} pairs/s).", "",
+        f"{t.get('learning_rate')}, warm-up {t.get('warmup')}; loss: {t.get('heads', 'BCE on one logit')}; "
+        f"torch {t.get('torch')} on {t.get('threads')} CPU threads: {t.get('wall_seconds')} s wall "
+        f"({t.get('pairs_per_second')} pairs/s){'; ' + t['timing_note'] if t.get('timing_note') else ''}.", "",
         "```", *card["recipe"], "```", "",
         "## Files", "", *[f"- {k}: sha256 {v}" for k, v in card["files"].items()],
         f"- export parity: largest probability gap to PyTorch fp32 on probe pairs "

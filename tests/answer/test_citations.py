@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from rag.answer.gate import evidence_is_insufficient, refusal
+from rag.answer.gate import evidence_is_insufficient, judge_answerability, refusal
 from rag.answer.verify import is_not_found, verify_answer
+from rag.retrieve.judge import Reading
 from rag.types import Chunk, Evidence, Hit
 from tests.fakes import HashingEmbedder, KeywordJudge
 
@@ -144,7 +147,11 @@ def test_evidence_gate() -> None:
     assert evidence_is_insufficient("How much will construction of the quay cost?", [], EMB)
     assert not evidence_is_insufficient("How much will construction of the quay cost?", evidence, EMB)
     assert evidence_is_insufficient("What did Pedro Alvarez say about the quay?", evidence, EMB)  # unknown name
-    assert evidence_is_insufficient("How many penguins live in Antarctica?", evidence, EMB)  # nothing related
+    unscored = [dataclasses.replace(ev, score=0.0) for ev in evidence]  # scored by the gate itself
+    assert evidence_is_insufficient("How many penguins live in Antarctica?", unscored, EMB)  # nothing related
+    # one context word the evidence lacks ("Spanish") no longer refuses well-matched evidence; two do
+    assert not evidence_is_insufficient("How much will construction of the Spanish quay cost?", evidence, EMB)
+    assert evidence_is_insufficient("How much will construction of the Spanish quay cost Madrid?", evidence, EMB)
 
 
 # -- end to end: the real SmolLM2 model and the real MiniLM embedder ---------------------------
@@ -237,3 +244,31 @@ def test_the_judge_picks_the_quoted_sentence() -> None:
     assert judged.citations[0].quote == SENTENCES[1]  # the judge reads every sentence of the top chunk
     assert judge.calls and judge.calls[-1][0] == question
     quotes_exact(judged)
+
+
+def test_the_quote_is_the_sentence_holding_the_span_the_judge_points_at(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import rag.answer.verify as verify_module
+
+    monkeypatch.setattr(verify_module, "THRESHOLDS", dataclasses.replace(verify_module.THRESHOLDS, quote_by_span=True))
+    class Pointing(KeywordJudge):
+        def read(self, question, passages):  # type: ignore[no-untyped-def]
+            at = passages[0].index("Birds nest")
+            return [Reading(0.9, at, at + 10, 2.0)]
+
+    question = "How much will construction of the quay cost?"
+    judged = verify_answer(question, "It is a big project.", make_evidence(), EMB, judge=Pointing())
+    assert judged.citations[0].quote == "Birds nest on the old pier."  # the span's sentence, not the best scored
+    quotes_exact(judged)
+
+
+def test_the_gate_with_a_judge_refuses_below_its_threshold() -> None:
+    evidence = make_evidence()
+    question = "How much will construction of the quay cost?"
+    assert not evidence_is_insufficient(question, evidence, EMB, judge=KeywordJudge(threshold=0.5))
+    assert evidence_is_insufficient(question, evidence, EMB, judge=KeywordJudge(threshold=0.9))
+    assert evidence_is_insufficient("What did Pedro Alvarez say about the quay?", evidence, EMB,
+                                    judge=KeywordJudge(threshold=0.0))  # a missing name still refuses
+    scored = [Evidence(ev.n, dataclasses.replace(ev.hit, judge_score=0.95), ev.start, ev.end, ev.text, ev.score)
+              for ev in evidence]
+    judge = KeywordJudge(threshold=0.9)
+    assert judge_answerability(question, scored, judge) == 0.95 and judge.calls == []  # the reranker's score reused

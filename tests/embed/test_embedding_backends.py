@@ -105,3 +105,18 @@ def test_auto_backend_is_openvino_for_the_packaged_model_when_installed() -> Non
     assert isinstance(embedder, OpenVINOEmbedder)
     assert embedder.id == "sentence-transformers/all-MiniLM-L6-v2"  # same index identity as PyTorch
     assert isinstance(load_embedder(Settings(embed_backend="torch")), SentenceTransformerEmbedder)
+
+
+@pytest.mark.e2e
+def test_many_small_length_sorted_batches_on_the_chosen_streams_keep_input_order() -> None:
+    pytest.importorskip("openvino")
+    settings = Settings()
+    emb = OpenVINOEmbedder(settings.embedder_path, "x", weights="fp32", precision="f32")
+    emb.tokens_per_batch = 1  # the floor (max_seq_length tokens): many batches over parallel streams
+    texts = [("word " * n).strip() + f" item {i}" for i, n in enumerate([300, 2, 40, 1, 120, 7, 60, 3, 250, 15])]
+    vectors = emb.embed(texts)
+    assert len(emb._batches([len(e.ids) for e in emb._tokenizer.encode_batch(texts)])) > 2
+    alone = np.stack([emb.embed_query(t) for t in texts])
+    assert np.min(np.sum(vectors * alone, axis=1)) > 0.9999
+    plan = emb.plan
+    assert plan is not None and 1 <= plan.free <= plan.cores and int(emb.info["streams"]) == plan.streams

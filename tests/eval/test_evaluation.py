@@ -228,3 +228,23 @@ def test_cli_eval_qa_end_to_end(dataset: Path) -> None:
 def test_cli_eval_bad_folder_is_an_error(tmp_path: Path) -> None:
     proc = _rag("eval", "retrieval", "--data", str(tmp_path / "nope"))
     assert proc.returncode == 1 and proc.stderr.startswith("Error:")
+
+
+def test_dated_documents_carry_a_date_line_the_reader_takes(tmp_path: Path) -> None:
+    from rag.ingest.documents import read_document
+    from rag.ingest.sources import hash_file
+
+    rows = tmp_path / "data"
+    rows.mkdir()
+    (rows / "corpus.jsonl").write_text(json.dumps({"id": "a", "title": "", "text": "Snow closed Oslo airport.",
+                                                   "date": "2025/01/10"}) + "\n"
+                                       + json.dumps({"id": "b", "title": "Levy", "text": "The levy rose.",
+                                                     "date": "2025-03-07T10:00:00Z"}) + "\n")
+    (rows / "questions.jsonl").write_text(json.dumps({"id": "q", "question": "What closed?", "answers": ["Oslo"],
+                                                      "question_date": "2025/01/12"}) + "\n")
+    corpus, questions = load_qa_set(rows)
+    assert [r.date for r in corpus] == ["2025-01-10", "2025-03-07"] and questions[0].date == "2025-01-12"
+    write_corpus(tmp_path / "docs", [(r.id, r.title, r.text, r.date) for r in corpus])
+    files = sorted((tmp_path / "docs").iterdir())
+    assert files[1].read_text() == "# Levy\n\nDate: 2025-03-07\n\nThe levy rose.\n"
+    assert [read_document(hash_file(f)).date for f in files] == ["2025-01-10", "2025-03-07"]

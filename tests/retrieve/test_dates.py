@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from rag.retrieve.dates import DateHint, date_hint, in_range
+from rag.retrieve.dates import DateHint, asked_on, date_hint, in_range
 from rag.retrieve.hybrid import boost_dates
 
 TODAY = date(2025, 3, 12)
@@ -39,3 +39,31 @@ def test_in_range_and_boost() -> None:
     assert in_range("2025-03-31", hint) and not in_range("2025-04-01", hint) and not in_range(None, hint)
     boosted = boost_dates({1: 0.5, 2: 0.5, 3: 0.5}, {1: "2025-03-10", 2: "2025-01-02", 3: None}, hint)
     assert boosted[1] > boosted[2] > boosted[3] - 1e-9 and boosted[3] == 0.5
+
+
+def test_a_dated_question_naming_no_date_boosts_the_week_up_to_its_date() -> None:
+    hint = asked_on(TODAY, 7, 0.1)
+    assert hint == DateHint("2025-03-05", "2025-03-12", False, 0.1)
+    boosted = boost_dates({1: 0.5, 2: 0.5, 3: 0.5}, {1: "2025-03-06", 2: "2025-03-13", 3: "2025-02-20"}, hint)
+    assert boosted == {1: 0.6, 2: 0.5, 3: 0.5}  # after the question's date or weeks before: no boost
+
+
+def test_the_boost_of_a_named_date_and_of_the_asked_on_week_are_both_used_through_search(tmp_path) -> None:
+    from rag.assistant import Assistant
+    from rag.config import Settings
+    from tests.fakes import HashingEmbedder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    texts = {"old": ("2025-01-02", "Harbour levy raised after council vote on quay repairs."),
+             "new": ("2025-03-10", "Harbour levy raised after ministers argued over ferry fares.")}
+    for name, (day, text) in texts.items():
+        (docs / f"{name}.txt").write_text(f"Date: {day}\n\n{text}\n")
+    with Assistant(Settings(index_dir=tmp_path / "index", judge="off"), embedder=HashingEmbedder()) as a:
+        a.ingest([docs])
+        undated = a.search("harbour levy raised", k=2, mode="bm25")
+        dated = a.search("harbour levy raised", k=2, mode="bm25", as_of="2025-03-12")
+        named = a.search("harbour levy raised in January 2025", k=2, mode="bm25", as_of="2025-03-12")
+    assert undated[0].path.endswith("old.txt") and undated[0].score - undated[1].score < 0.05  # near tie
+    assert dated[0].path.endswith("new.txt") and dated[0].score > dated[1].score
+    assert named[0].path.endswith("old.txt")  # a date the question names wins over the asked-on week

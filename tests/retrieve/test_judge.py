@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag.errors import ModelError
-from rag.retrieve.judge import Judge, OpenVinoJudge, packaged_judge_path, pair_tokenizer, read_card
+from rag.retrieve.judge import Judge, OpenVinoJudge, best_span, packaged_judge_path, pair_tokenizer, read_card
 
 MODEL = packaged_judge_path()
 
@@ -85,3 +85,40 @@ def test_flags_an_unanswerable_pair_below_the_card_threshold(judge: OpenVinoJudg
         ("How many lighthouses did the levy close in 1890?", passage),
     ])
     assert unanswerable < judge.threshold <= answerable
+
+
+def test_best_span_keeps_order_and_length_and_measures_against_no_answer():
+    # tokens: [CLS] q [SEP] p0 p1 p2 [SEP]; passage tokens 3..5 at characters 0-3, 4-8, 9-12
+    sequence_ids = [None, 0, None, 1, 1, 1, None]
+    offsets = [(0, 0), (0, 3), (0, 0), (0, 3), (4, 8), (9, 12), (0, 0)]
+    start = np.array([1.0, 9.0, 0.0, 0.5, 3.0, 0.0, 0.0])
+    end = np.array([1.0, 9.0, 0.0, 0.0, 0.0, 2.0, 9.0])  # question and [SEP] tokens never count
+    assert best_span(start, end, sequence_ids, offsets) == (4, 12, 3.0)  # p1..p2: 3 + 2 - (1 + 1)
+    start[5], end[4] = 9.0, 9.0  # p2 -> p1 would score 18 but ends before it starts
+    assert best_span(start, end, sequence_ids, offsets) == (4, 8, 10.0)  # p1 alone: 3 + 9 - 2
+    assert best_span(start, end, [None, 0, None], offsets[:3]) == (-1, -1, float("-inf"))
+
+
+def test_read_returns_spans_in_input_order_from_the_three_outputs():
+    judge = OpenVinoJudge(MODEL, batch_size=2)
+    judge._tokenizer = pair_tokenizer(MODEL / "tokenizer.json", 32)
+
+    def compiled(feeds):
+        ids = feeds["input_ids"]
+        start = np.where(ids == 1996, 5.0, 0.0)  # the token "the"
+        return [np.zeros(len(ids), dtype=np.float32), start, start.copy()]
+
+    judge._compiled = compiled
+    passages = ["see the port", "the", "no article here"]
+    got = judge.read("q", passages)
+    assert [(r.start, r.end) for r in got] == [(4, 7), (0, 3), (0, 2)]
+    assert [r.probability for r in got] == [0.5, 0.5, 0.5] and got[2].span_margin == 0.0
+
+
+@pytest.mark.e2e
+def test_points_at_the_answer_inside_the_passage(judge: OpenVinoJudge):
+    passage = ("The coastal levy was debated for two years. It takes effect on 1 April 2025, after a vote in the "
+               "regional assembly. Ports pay a fee per tonne of cargo landed.")
+    reading = judge.read("When does the coastal levy take effect?", [passage])[0]
+    assert "1 April 2025" in passage[reading.start:reading.end + 12] or "2025" in passage[reading.start:reading.end]
+    assert reading.span_margin > 0 and reading.probability >= judge.threshold
