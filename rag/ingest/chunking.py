@@ -17,13 +17,13 @@ from typing import Callable
 
 from rag.config import Settings
 from rag.errors import ConfigError
-from rag.ingest.markdown import markdown_sections
+from rag.ingest.markdown import front_matter_end, markdown_sections
 from rag.ingest.sentences import MD_HEADING_LINE, WHITESPACE, is_heading_like, split_sentences
 from rag.types import Chunk, Document
 
 __all__ = ["CHUNKER_VERSION", "chunk_document", "estimate_tokens", "split_sentences"]
 
-CHUNKER_VERSION = "structure-v2"
+CHUNKER_VERSION = "structure-v3"  # v3: Markdown front matter is metadata, never a chunk
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORDS = re.compile(r"\S+")
 _WORD_REST = re.compile(r"\w*")
@@ -235,8 +235,11 @@ def chunk_document(doc: Document, chunk_tokens: int = Settings.chunk_tokens,
     pending: list[_Sent] = []
     pending_page: object = None
     page_at = _page_finder(doc)
+    body = front_matter_end(text) if doc.format == "md" else 0
     for a, b in _regions(doc, mark_starts):
-        sents = _sentences(text, a, b, heading_starts, chunk_tokens)
+        if b <= body:
+            continue
+        sents = _sentences(text, max(a, body), b, heading_starts, chunk_tokens)
         if not sents:
             continue
         page = page_at(sents[0].start)

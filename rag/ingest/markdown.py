@@ -37,6 +37,13 @@ def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
     return {}, 0
 
 
+def front_matter_end(text: str) -> int:
+    """Offset just past a Markdown text's front matter (0 when it has none): metadata, not content."""
+    lines = text.splitlines(keepends=True)
+    _, skip = _front_matter(lines)
+    return sum(len(line) for line in lines[:skip])
+
+
 def _atx_title(raw: str) -> str:
     """The text of an ATX heading without its optional closing sequence (`## Title ##`).
 

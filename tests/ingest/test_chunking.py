@@ -12,7 +12,7 @@ import pytest
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.ingest.chunking import CHUNKER_VERSION, chunk_document, estimate_tokens, split_sentences
-from rag.ingest.markdown import markdown_sections
+from rag.ingest.markdown import front_matter_end, markdown_sections
 from rag.types import Document, Page, Section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -225,7 +225,7 @@ def test_headings_in_plain_text_come_from_the_markdown_parser():
     headings = [c.heading for c in chunks]
     assert "Findings" in headings and "Methods" in headings
     assert not any(h and ("shell comment" in h or "long paragraph" in h) for h in headings)
-    assert CHUNKER_VERSION == "structure-v2"
+    assert CHUNKER_VERSION == "structure-v3"
 
 
 def test_overlap_repeats_whole_trailing_sentences():
@@ -396,7 +396,8 @@ def test_hostile_runs_of_punctuation_or_spaces_are_chunked_with_exact_offsets(te
     doc = make_doc(text, fmt="md")
     chunks = chunk_document(doc)
     check_chunks(doc, chunks, Settings.chunk_tokens)
-    check_covered(text, chunks, Settings.chunk_tokens)
+    body = front_matter_end(text)  # front matter is metadata: covered by no chunk
+    check_covered(" " * body + text[body:], chunks, Settings.chunk_tokens)
     assert max(len(c.text) for c in chunks) < 4_000
 
 
@@ -420,3 +421,12 @@ def test_atx_headings_and_their_closing_sequences(text, titles):
 def test_front_matter_values_are_trimmed():
     _, front = markdown_sections("---\ntitle:   'Port levy'   \ndate: 2026-04-16\t\n---\n# Body\n")
     assert front == {"title": "Port levy", "date": "2026-04-16"}
+
+
+def test_markdown_front_matter_is_never_a_chunk():
+    text = "---\ntitle: Port levy\ndate: 2026-04-16\n---\n\n# Port levy\n\nThe levy rises in May. Ports pay per tonne.\n"
+    chunks = chunk_document(make_doc(text, fmt="md"))
+    assert chunks and all("date:" not in c.text and c.start >= text.index("# Port levy") for c in chunks)
+    assert all(c.text == text[c.start:c.end] for c in chunks)
+    plain = chunk_document(make_doc(text))  # a .txt that happens to start so keeps those lines as text
+    assert "date: 2026-04-16" in plain[0].text

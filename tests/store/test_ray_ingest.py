@@ -124,7 +124,7 @@ def test_a_worker_whose_embedder_differs_from_the_index_is_a_model_error(tmp_pat
     from rag.store.ray_ingest import ingest_on_ray
 
     settings = Settings(index_dir=str(tmp_path / "idx"))
-    store = Store.open(tmp_path / "idx", "another/embedder", 384, "structure-v2/200/40", create=True)
+    store = Store.open(tmp_path / "idx", "another/embedder", 384, "structure-v3/200/40", create=True)
     with store.writer(), pytest.raises(ModelError, match="a Ray worker's embedder is .*, the index's another/embedder"):
         ingest_on_ray(store, settings, "another/embedder", [corpus])
     assert store.counts() == (0, 0)
