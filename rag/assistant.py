@@ -211,9 +211,12 @@ class Assistant:
         k = k or self.settings.k
         judge = self._load_judge() if (self.settings.rerank if rerank is None else rerank) else None
         depth = self.settings.rerank_depth
-        hint = None if since or until else date_hint(query, self._as_of(as_of))
-        if hint is None and as_of and not (since or until) and THRESHOLDS.asked_on_boost:
-            hint = asked_on(self._as_of(as_of), THRESHOLDS.asked_on_days, THRESHOLDS.asked_on_boost)
+        hint = None
+        if not (since or until):
+            day = self._as_of(as_of)
+            hint = date_hint(query, day)
+            if hint is None and as_of and THRESHOLDS.asked_on_boost:
+                hint = asked_on(day, THRESHOLDS.asked_on_days, THRESHOLDS.asked_on_boost)
         q = Query(text=query, k=max(k, depth) if judge else k, mode=mode or self.settings.search_mode,
                   doc_ids=resolved, since=since, until=until, dense_weight=self.settings.dense_weight, dates=hint)
         hits = search(store, self._search_indexes(), self.embedder, q)

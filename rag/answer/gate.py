@@ -21,10 +21,10 @@ def evidence_is_insufficient(question: str, evidence: Sequence[Evidence], embedd
 
     Insufficient when there is no evidence, when THRESHOLDS.missing_keys_to_refuse names or numbers of
     the question occur in none of the evidence's chunks or titles (THRESHOLDS.refuse_on_missing_key),
-    or, with a `judge`, when
-    its best probability that one of the evidence's chunks answers is below the threshold calibrated
-    in its card (`judge_answerability`). Without a judge: when the best relevance score (cosine +
-    lexical_weight * share of question terms) is below THRESHOLDS.insufficient_score; the score is
+    or, with a `judge`, when its best probability that one of the evidence's chunks answers is below
+    the threshold calibrated in its card (`judge_answerability`). Without a judge: when the best
+    relevance score (cosine + lexical_weight * share of question terms) is below
+    THRESHOLDS.insufficient_score; the score is
     Evidence.score as select_evidence computed it (on the unwidened sentence), and evidence built
     elsewhere (score 0) is scored here. Tuned on SQuAD v2 (see bench/bench_qa.py --gate).
     """

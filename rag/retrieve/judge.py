@@ -189,9 +189,9 @@ class OpenVinoJudge:
                     raise ModelError(f"judge {self.path} failed: {exc}") from exc
                 logits[batch] = np.asarray(outputs[0]).reshape(-1)
                 if spans and len(outputs) >= 3:
+                    starts, ends = np.asarray(outputs[1]), np.asarray(outputs[2])
                     for row, i in enumerate(batch):
-                        found[i] = best_span(np.asarray(outputs[1])[row], np.asarray(outputs[2])[row],
-                                             encodings[i].sequence_ids, encodings[i].offsets)
+                        found[i] = best_span(starts[row], ends[row], encodings[i].sequence_ids, encodings[i].offsets)
         probs = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
         return [Reading(float(probs[i]), *found.get(i, (-1, -1, float("-inf")))) for i in range(len(pairs))]
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embed.embedder import Embedder
-from rag.errors import DocumentError
+from rag.errors import DocumentError, RagError
 from rag.ingest.chunking import CHUNKER_VERSION, chunk_document
 from rag.ingest.documents import read_document
 from rag.ingest.sources import discover, hash_file
@@ -113,7 +113,7 @@ def load_early(embedder: Embedder) -> threading.Thread:
     importing and compiling it overlap the reading of the first batch; a failure is left for the
     first `embed` to raise again."""
     def run() -> None:
-        with contextlib.suppress(Exception):  # embed() retries the load and raises its error in place
+        with contextlib.suppress(RagError, ImportError, OSError, RuntimeError):  # embed() retries and raises it
             getattr(embedder, "load", lambda: None)()
 
     thread = threading.Thread(target=run, name="rag-embed-load", daemon=True)

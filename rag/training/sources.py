@@ -12,23 +12,14 @@ What `../shared/train/README.md` allows, and nothing more:
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Sequence
 
-from rag.errors import ConfigError
 from rag.eval.run import Record
-from rag.training.data import MAX_WORDS, Pair, _bm25_neighbours, answer_in, holds_answer, window
+from rag.training.data import MAX_WORDS, Pair, _bm25_neighbours, _jsonl, answer_in, holds_answer, window
 
 TRAIN_MONTHS = ("2025-01", "2025-02")
-
-
-def _jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: not found (set RAG_EVAL_DATA to the shared eval folder)")
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def _month(value: object) -> str:
