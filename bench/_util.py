@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -86,3 +87,36 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def machine_note() -> str:
     load = os.getloadavg()
     return f"{os.cpu_count()} cores, load average {load[0]:.1f} (other processes share the machine)"
+
+
+@contextlib.contextmanager
+def thresholds_set(**changes: Any) -> Iterator[None]:
+    """THRESHOLDS with `changes` for the block, restored after (bench sweeps only: the modules hold the
+    one frozen record, so it is changed in place)."""
+    import dataclasses
+
+    import rag.thresholds as thresholds
+
+    original = dataclasses.replace(thresholds.THRESHOLDS)
+
+    def put(record: Any) -> None:
+        for field in dataclasses.fields(record):
+            object.__setattr__(thresholds.THRESHOLDS, field.name, getattr(record, field.name))
+
+    put(dataclasses.replace(original, **changes))
+    try:
+        yield
+    finally:
+        put(original)
+
+
+@contextlib.contextmanager
+def workdir_or_temporary(workdir: Path | None, prefix: str) -> Iterator[Path]:
+    """`workdir` (kept after, so a re-run reuses its index), or a temporary folder removed after."""
+    if workdir is not None:
+        yield workdir
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)

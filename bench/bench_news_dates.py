@@ -14,27 +14,17 @@ judge reordering the fused top hits (RAG_RERANK_DEPTH, RAG_RERANK_WEIGHT).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
-from _util import machine_note, table
+from _util import machine_note, table, thresholds_set, workdir_or_temporary
 
-import rag.thresholds as thresholds
 from rag.assistant import Assistant
 from rag.config import Settings, eval_data_dir
 from rag.eval import metrics as m
 from rag.eval.run import in_month, load_qa_set, write_corpus
 
 SWEEP = ((7, 0.0), (7, 1.0))
-
-
-def _set(days: int, boost: float) -> None:
-    new = dataclasses.replace(thresholds.THRESHOLDS, asked_on_days=days, asked_on_boost=boost)
-    for field in dataclasses.fields(new):  # modules hold the one THRESHOLDS object: change it in place
-        object.__setattr__(thresholds.THRESHOLDS, field.name, getattr(new, field.name))
 
 
 def _score(assistant: Assistant, questions, mapping, rerank: bool) -> dict[str, float]:  # noqa: ANN001
@@ -59,9 +49,7 @@ def main() -> int:
     corpus, questions = load_qa_set(data)
     months = {"tune": args.tune.split(","), "report": args.report.split(",")}
     sets = {name: [q for month in ms for q in in_month(questions, month) if q.relevant] for name, ms in months.items()}
-    root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-news-"))
-    original = dataclasses.replace(thresholds.THRESHOLDS)
-    try:
+    with workdir_or_temporary(args.workdir, "bench-news-") as root:
         mapping = write_corpus(root / "docs", [(r.id, r.title, r.text, r.date) for r in corpus])
         with Assistant(Settings.from_env(index_dir=root / "index")) as assistant:
             t0 = time.perf_counter()
@@ -71,20 +59,16 @@ def main() -> int:
                   f"report {args.report} ({len(sets['report'])}); {machine_note()}")
             out = []
             for days, boost in SWEEP:
-                _set(days, boost)
                 for rerank in (False, True) if args.rerank else (False,):
                     t1 = time.perf_counter()
-                    got = {name: _score(assistant, qs, mapping, rerank) for name, qs in sets.items()}
+                    with thresholds_set(asked_on_days=days, asked_on_boost=boost):
+                        got = {name: _score(assistant, qs, mapping, rerank) for name, qs in sets.items()}
                     per_q = (time.perf_counter() - t1) * 1000 / max(1, sum(len(qs) for qs in sets.values()))
                     out.append([f"{days} days, +{boost}" + (" + judge" if rerank else ""),
                                 *[f"{got[n][k]:.3f}" for n in ("tune", "report") for k in ("R@1", "R@3", "MRR@10")],
                                 f"{per_q:.0f}"])
             print(table(["asked-on window, boost", "tune R@1", "tune R@3", "tune MRR@10", "report R@1",
                          "report R@3", "report MRR@10", "ms/question"], out))
-    finally:
-        _set(original.asked_on_days, original.asked_on_boost)
-        if args.workdir is None:
-            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

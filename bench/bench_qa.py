@@ -141,6 +141,8 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
     print(f"hits: {'reranked by the judge' if settings.rerank else 'fused'}; judge: {judge.id if judge else 'off'}")
     policies = {"quote": {"judge": judge if THRESHOLDS.quote_by_judge else None}, "quote, judge pick": {"judge": judge},
                 "quote, cosine pick (untrained)": {},
+                "quote, NOT FOUND overruled": {"judge": judge if THRESHOLDS.quote_by_judge else None,
+                                               "refuse_on_not_found": not THRESHOLDS.refuse_on_not_found},
                 "quote if score>=0.8": {"quote_min_score": 0.8, "judge": judge},
                 "quote if score>=0.9": {"quote_min_score": 0.9, "judge": judge},
                 "strict": {"quote_when_unsupported": False, "judge": judge}}

@@ -15,7 +15,7 @@ from rag.errors import ConfigError, IndexMissingError
 from rag.generate.generator import MODEL_LOCK, Generator, load_generator
 from rag.ingest.readers.common import iso_day, parse_date
 from rag.retrieve.dates import asked_on, date_hint
-from rag.retrieve.hybrid import Query, search
+from rag.retrieve.hybrid import Query, search, with_new_documents
 from rag.retrieve.judge import Judge
 from rag.retrieve.rerank import load_judge
 from rag.retrieve.rerank import rerank as rerank_hits
@@ -29,6 +29,7 @@ from rag.types import Answer, Brief, Chunk, Document, DocumentInfo, Hit, IngestR
 if TYPE_CHECKING:
     from rag.answer.chat import ChatSession
 
+SPREAD_FETCH = 4  # with Settings.new_document_hits, search this many times k hits to find other documents
 
 
 class Assistant:
@@ -202,7 +203,8 @@ class Assistant:
         reordered by the judge unless `rerank` (default Settings.rerank) is off. Dates the query
         names ("in March 2025", "last week", "latest") boost matching documents, relative to
         `as_of` (the question's own ISO date; default today) unless since/until are given; a query
-        with an `as_of` that names no date boosts the documents of the week up to it."""
+        with an `as_of` that names no date boosts the documents of the week up to it. The last
+        Settings.new_document_hits of the k hits come from documents not among the hits before them."""
         since, until = _iso_day("since", since), _iso_day("until", until)
         if k is not None and k < 1:
             raise ConfigError(f"k must be at least 1, not {k}")
@@ -217,11 +219,16 @@ class Assistant:
             hint = date_hint(query, day)
             if hint is None and as_of and THRESHOLDS.asked_on_boost:
                 hint = asked_on(day, THRESHOLDS.asked_on_days, THRESHOLDS.asked_on_boost)
-        q = Query(text=query, k=max(k, depth) if judge else k, mode=mode or self.settings.search_mode,
+        want = max(k, depth) if judge else k
+        spread = min(self.settings.new_document_hits, k - 1)
+        q = Query(text=query, k=max(want, k * SPREAD_FETCH) if spread > 0 else want,
+                  mode=mode or self.settings.search_mode,
                   doc_ids=resolved, since=since, until=until, dense_weight=self.settings.dense_weight, dates=hint)
         hits = search(store, self._search_indexes(), self.embedder, q)
         if judge is not None:
             hits = rerank_hits(query, hits, judge, depth, self.settings.rerank_weight)
+        if spread > 0:
+            hits = with_new_documents(hits, k, spread)
         return hits[:k]
 
     @staticmethod

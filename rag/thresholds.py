@@ -32,6 +32,12 @@ class Thresholds:
     January-February questions among 3-14 days and +0.05 to +1.0 (`bench/bench_news_dates.py`: gold
     R@3 0.537 without, 0.756 at 7 days +0.7/+1.0; 3 days +1.0 scored 0.787 but reads a quiz's own day,
     not the week); reported on March (`rag eval qa --data ../shared/eval/realtimeqa --month 2025-03`)."""
+    evidence_in_dates: float = 0.3
+    """Added to the evidence score of a sentence whose document falls in the dates the question asks
+    about (Hit.in_dates), so the answer quotes that week's news rather than a years-old article that
+    words it closer. Chosen on RealTime QA January-February, answer holds the gold 0.388 at 0, 0.424 at
+    0.15 and 0.3, 0.418 at 0.5 (March, held out: 0.362, 0.400, 0.425, 0.425):
+    `bench/bench_news_answers.py --setting evidence_in_dates --values 0,0.15,0.3,0.5`."""
 
     # -- embedding on the CPU (rag/embed/backends.py, rag/embed/cores.py) ---------------------------
     embed_tokens_per_batch: int = 2048
@@ -125,6 +131,21 @@ class Thresholds:
     thin_terms: int = 5
     """Supported model text with fewer content terms than this gets the best evidence quoted;
     `bench/bench_qa.py --limit 300` (answer holds gold)."""
+    new_terms: int = 1
+    """Supported model text with fewer content terms than this that the question lacks (it restates
+    the question: "The charity Prince Harry stood down from this week.") gets the best evidence quoted.
+    Hand-set (a restatement adds no term); measured: SQuAD v2 eval articles holds gold 0.705 -> 0.719
+    (`bench/bench_qa.py --split eval --limit 300`), RealTime QA January-February 0.388 with it
+    (`bench/bench_news_answers.py`; README "Quality and speed")."""
+    echo_share: float = 0.7
+    """A question sentence in the model's answer with this share of its terms in the asked question
+    is an echo of it and dropped; hand-set (echoes seen in RealTime QA answers)."""
+    refuse_on_not_found: bool = True
+    """The model's NOT FOUND (or a refusal phrase) with no supported sentence refuses; off, the evidence
+    that passed the gate is quoted instead. Kept on: overruling it changed nothing on SQuAD v2's eval
+    articles (`bench/bench_qa.py --split eval`, row `quote, NOT FOUND overruled`) and one question of
+    170 on RealTime QA January-February (`bench/bench_news_answers.py --setting refuse_on_not_found`);
+    a stronger model's NOT FOUND deserves the trust."""
     quote_when_unsupported: bool = True
     """With no supported model sentence (and no NOT FOUND), quote the best evidence;
     `bench/bench_qa.py --limit 300` (policy rows `quote` vs `strict`)."""

@@ -118,6 +118,8 @@ class Hit:
     """P(this chunk answers the query) from the reranking judge, when it read the hit."""
     copies: tuple[Copy, ...] = ()
     """Other documents whose chunk was a near-copy of this one and was folded into it."""
+    in_dates: bool = False
+    """The hit's document falls in the date range the query asks about (rag.retrieve.dates)."""
 
     @property
     def doc_id(self) -> str:

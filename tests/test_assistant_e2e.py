@@ -66,6 +66,16 @@ def test_prompt_injection_in_a_document_changes_nothing(assistant):
     _check_citations(assistant, answer.citations)
 
 
+def test_a_dated_question_quotes_its_week_and_hits_spread_over_documents(assistant):
+    hits = assistant.search("coastal flood-defence levy start date")
+    assert len(hits) == assistant.settings.k == 8
+    assert len({h.doc_id for h in hits}) == 5  # the 3 last hits bring the documents the 5 best lacked
+    answer = assistant.ask("What did the ministry announce about the levy this week?", as_of="2026-04-18")
+    assert not answer.refused and answer.citations
+    _check_citations(assistant, answer.citations)
+    assert Path(answer.citations[0].path).name == "2026-04-16-ministry-levy-postponed.txt"  # that week's statement
+
+
 def test_summary_reads_everything_and_cites_every_sentence(assistant):
     summary = assistant.summarize()
     assert summary.coverage is not None

@@ -34,8 +34,9 @@ def select_evidence(
     scored with its document's title and matches the question words sharing its label's stem, and gains
     THRESHOLDS.label_asked when the question asks for what it labels, and then, in a document's opening
     block, its span runs from the top of the chunk. Sentences that look like instructions to a model or
-    pose as its output (rag.answer.sanitize.not_evidence) rank last and never widen another. Evidence offsets point into
-    Document.text (chunk.start + offset in the chunk). `settings` is reserved for
+    pose as its output (rag.answer.sanitize.not_evidence) rank last and never widen another. Sentences of
+    hits inside the dates the question asks about (Hit.in_dates) gain THRESHOLDS.evidence_in_dates.
+    Evidence offsets point into Document.text (chunk.start + offset in the chunk). `settings` is reserved for
     per-deployment overrides; the limits are fields of rag.thresholds.THRESHOLDS. With `must_hold`,
     only sentences holding all those content terms (in them or their document's title), and none of
     `others`' (a list naming every party states no one's position), are candidates; spans overlapping `avoid` are skipped.
@@ -67,6 +68,8 @@ def select_evidence(
     scores += np.array([THRESHOLDS.label_asked if m and m.asked else 0.0 for m in labelled], dtype=np.float32)
     scores += _speaker_scores(question, texts)
     scores -= np.array([1.0 if not_evidence(t) else 0.0 for t in texts], dtype=np.float32)
+    scores += np.array([THRESHOLDS.evidence_in_dates if h.in_dates else 0.0 for h, _, _ in candidates],
+                       dtype=np.float32)
     chosen: list[Evidence] = []
     taken: list[tuple[str, int, int]] = [(ev.hit.chunk.doc_id, ev.start, ev.end) for ev in avoid]
     for idx in np.argsort(-scores, kind="stable"):

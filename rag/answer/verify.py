@@ -10,7 +10,7 @@ Among passing spans the one covering most of S wins, then the most similar (the 
 markers add hint_bonus here: they are only a hint), then the shortest; the cited span is always
 the one the system found. A sentence that passes nothing is kept with supported=False
 and no citation; a sentence that is garbage (no word characters, an exact repeat of an earlier
-sentence, a repetition loop, markup/code/URLs, symbol soup, a run-on) is dropped.
+sentence, a repetition loop, markup/code/URLs, symbol soup, a run-on, an echo of the question) is dropped.
 """
 
 from __future__ import annotations
@@ -72,6 +72,14 @@ def is_not_found(text: str) -> bool:
     """The model said the sources do not hold the answer (NOT FOUND sentinel or a refusal phrase)."""
     stripped = text.strip().strip(".!\"' ")
     return NOT_FOUND in text or stripped.lower() == "not found" or bool(_REFUSAL_PHRASE.search(text))
+
+
+def echoes_question(sentence: str, asked: set[str]) -> bool:
+    """A question in the answer that mostly repeats the asked one (the model echoing it): no claim to check."""
+    if not sentence.rstrip().endswith("?"):
+        return False
+    terms = content_terms(sentence)
+    return not terms or overlap(terms, asked) >= THRESHOLDS.echo_share
 
 
 def _clean(raw: str, evidence: Sequence[Evidence] = ()) -> str:
@@ -174,15 +182,18 @@ def verify_answer(
     quote_when_unsupported: bool = THRESHOLDS.quote_when_unsupported,
     quote_min_score: float = THRESHOLDS.quote_min_score,
     judge: Judge | None = None,
+    refuse_on_not_found: bool = THRESHOLDS.refuse_on_not_found,
 ) -> VerifiedAnswer:
     """Split, attribute and check every sentence of the model's answer against the evidence.
 
     Refused (see `refusal`) when there is no evidence, when the model wrote NOT FOUND or a
-    refusal phrase and none of its sentences is supported, or when nothing is supported and
+    refusal phrase and none of its sentences is supported (unless `refuse_on_not_found` is off: then
+    the best evidence is quoted, as for an unsupported answer), or when nothing is supported and
     `quote_when_unsupported` is off or the best Evidence.score is below `quote_min_score`.
     Otherwise the answer is the model's sentences (supported ones end with their [n],
     unsupported ones have none and are flagged supported=False), followed, when the supported
-    text is thin or missing, by the best evidence quoted verbatim with its citation:
+    text is thin, missing or only restates the question (THRESHOLDS.new_terms), by the best evidence
+    quoted verbatim with its citation:
     'According to <title> (<date>): "<quote>" [n]': with a `judge`, the sentence of the best evidence
     span's chunk it scores best for the question; without one, the best sentence of that span by
     cosine and question-term overlap.
@@ -191,7 +202,8 @@ def verify_answer(
         return refusal(question)
     parsed = _answer_sentences(raw_answer, evidence)
     not_found = is_not_found(raw_answer)
-    parsed = [(s, h) for s, h in parsed if not is_not_found(s)]
+    asked = content_terms(question)
+    parsed = [(s, h) for s, h in parsed if not is_not_found(s) and not echoes_question(s, asked)]
     spans = _spans(evidence)
     sims = np.zeros((len(parsed), len(spans)), dtype=np.float32)
     if parsed:
@@ -209,12 +221,18 @@ def verify_answer(
             supported_terms |= content_terms(text)
         sentences.append(AnswerSentence(text, tuple(_cite(book, s) for s in found), bool(found)))
     if not supported_terms and (
-        not_found or not quote_when_unsupported or max(ev.score for ev in evidence) < quote_min_score
+        (not_found and refuse_on_not_found) or not quote_when_unsupported
+        or max(ev.score for ev in evidence) < quote_min_score
     ):
         return refusal(question)
-    if len(supported_terms) < THRESHOLDS.thin_terms or any(not s.supported for s in sentences):
-        quote_span = first_support or _best_for_question(question, evidence, embedder, judge)
-        if quote_span and (not first_support or overlap(quote_span.terms, supported_terms) < THRESHOLDS.lex_strong):
+    says_nothing = bool(supported_terms) and len(supported_terms - asked) < THRESHOLDS.new_terms
+    if says_nothing or len(supported_terms) < THRESHOLDS.thin_terms or any(not s.supported for s in sentences):
+        quote_span = first_support
+        if says_nothing and first_support and not first_support.terms - asked - supported_terms:
+            quote_span = None  # the span behind a restated question holds nothing more either
+        quote_span = quote_span or _best_for_question(question, evidence, embedder, judge)
+        if quote_span and (says_nothing or not first_support
+                           or overlap(quote_span.terms, supported_terms) < THRESHOLDS.lex_strong):
             sentences.append(AnswerSentence(_quote_sentence(quote_span), (_cite(book, quote_span),), True))
     if not any(s.supported for s in sentences):
         return refusal(question)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from typing import Iterable, Mapping, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
+_POSSESSIVE = re.compile(r"(?<=\w)'s\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
@@ -61,8 +63,12 @@ def ranking_metrics(ranking: Sequence[str], relevant: Mapping[str, float]) -> di
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lowercase, drop punctuation and the articles a/an/the, collapse spaces."""
-    text = text.lower().translate(_PUNCT)
+    """SQuAD normalisation: lowercase, drop punctuation and the articles a/an/the, collapse spaces;
+    also typographic punctuation (curly quotes, dashes: news text has them) and a possessive 's, so that
+    "Adrien Brody's speech" holds the answer "Adrien Brody"."""
+    text = _POSSESSIVE.sub("", text.lower().replace("’", "'").replace("‘", "'")).translate(_PUNCT)
+    if not text.isascii():
+        text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 

@@ -3,6 +3,7 @@ mix of min-max-normalised scores, with document/date filters and a near-duplicat
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -68,8 +69,29 @@ def search(store: Store, indexes: ChunkIndex, embedder: Embedder, query: Query) 
             Copy(rows[c][0].doc_id, rows[c][1], rows[c][2], rows[c][3]) for c in copies_of.get(rowid, [])
             if c in rows and rows[c][0].doc_id != chunk.doc_id))
         hits.append(Hit(rank=rank, score=round(float(fused[rowid]), 6), chunk=chunk, path=path, title=title,
-                        date=date, dense_score=dense.get(rowid), bm25_score=bm25.get(rowid), copies=copies))
+                        date=date, dense_score=dense.get(rowid), bm25_score=bm25.get(rowid), copies=copies,
+                        in_dates=query.dates is not None and in_range(date, query.dates)))
     return hits
+
+
+def with_new_documents(hits: Sequence[Hit], k: int, new_documents: int) -> list[Hit]:
+    """The best `k` of `hits` whose last `new_documents` are each the best hit of a document not among
+    the hits before it (topped up with the skipped hits when fewer documents match), in rank order,
+    ranks renumbered from 1."""
+    head = list(hits[: max(0, k - new_documents)])
+    seen = {h.doc_id for h in head}
+    extra: list[Hit] = []
+    skipped: list[Hit] = []
+    for hit in hits[len(head):]:
+        if len(head) + len(extra) == k:
+            break
+        if hit.doc_id in seen:
+            skipped.append(hit)
+        else:
+            seen.add(hit.doc_id)
+            extra.append(hit)
+    chosen = {id(h) for h in head + extra + skipped[: k - len(head) - len(extra)]}
+    return [dataclasses.replace(h, rank=r) for r, h in enumerate((h for h in hits if id(h) in chosen), 1)]
 
 
 def fuse(dense: dict[int, float], bm25: dict[int, float], dense_weight: float) -> dict[int, float]:

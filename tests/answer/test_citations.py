@@ -107,6 +107,19 @@ def test_thin_answer_gets_the_supporting_quote() -> None:
     assert len(result.citations) == 1 and result.citations[0].quote == SENTENCES[1]
 
 
+def test_an_answer_that_restates_the_question_gets_the_answering_quote() -> None:
+    question = "How much will the quay cost to build?"
+    # an echo of the question is no claim and is dropped; a sentence with no term the question lacks says nothing
+    result = verify_answer(question, "How much will the quay cost to build? The quay will cost [2].",
+                           make_evidence(), EMB)
+    texts = [s.text for s in result.sentences]
+    assert texts[0] == "The quay will cost." and not any(t.endswith("?") for t in texts)
+    assert texts[-1] == f'According to Quay memo (2021-03-05): "{SENTENCES[1]}"' and "40 million" in result.answer
+    quotes_exact(result)
+    said = verify_answer(question, "The quay will cost 40 million euros [2].", make_evidence(), EMB)
+    assert [s.text for s in said.sentences] == ["The quay will cost 40 million euros."]  # it answers: no quote added
+
+
 def test_garbage_and_repetition_are_dropped() -> None:
     raw = (
         "According to the sources, the quay will cost 40 million euros [2]. The quay will cost 40 million euros [2]. "
@@ -134,6 +147,9 @@ def test_not_found_and_unsupported_answers_refuse() -> None:
     assert not verify("The quay will cost 40 million euros.", quote_min_score=1.5).refused
     assert verify_answer("q?", "Anything.", [], EMB).refused
     assert not is_not_found("The wreck was not found until 1990.")
+    overruled = verify("NOT FOUND", refuse_on_not_found=False)  # the evidence passed the gate: quote it
+    assert not overruled.refused and overruled.sentences[-1].text.startswith("According to Quay memo")
+    quotes_exact(overruled)
 
 
 def test_refusal_wording() -> None:

@@ -21,6 +21,11 @@ BYLINES = Path(__file__).resolve().parent / "corpus" / "bylines"
     ("The Ministry of Finance", False),
     ("Chair: Rosa Lindqvist MP", False),
     ("# Storage before speed: why the 2030 grid target needs a second look", False),
+    ("Date: 2025-03-07", True),  # a dateline
+    ("Published: 14 March 2025", True),
+    ("Updated Mon, 3 Mar 2025 10:00 GMT", True),
+    ("Updated three times in 2024", False),
+    ("The date: 2024 was a good year.", False),
 ])
 def test_is_byline(text: str, byline: bool) -> None:
     assert is_byline(text) is byline

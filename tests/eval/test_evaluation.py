@@ -87,6 +87,11 @@ def test_squad_normalisation_and_containment() -> None:
     assert m.contains_gold("The answer is the Treaty of Rome", ["Treaty of Rome."])
     assert not m.contains_gold("In 19735 it rose", ["1973"])  # word boundaries
     assert not m.contains_gold("anything", [""])
+    # news text: curly quotes around the answer, a possessive after a name, typographic apostrophes
+    assert m.contains_gold("He called it “purposefully distorted,” aides said.", ["“Purposefully distorted”"])
+    assert m.contains_gold("Adrien Brody's speech broke the record.", ["Adrien Brody"])
+    assert m.contains_gold("The rocket’s exhaust lit the sky", ["The rocket's exhaust"])
+    assert not m.contains_gold("Brodyson spoke", ["Brody"])
 
 
 def test_rouge_through_the_library() -> None:

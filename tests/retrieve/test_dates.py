@@ -67,3 +67,24 @@ def test_the_boost_of_a_named_date_and_of_the_asked_on_week_are_both_used_throug
     assert undated[0].path.endswith("old.txt") and undated[0].score - undated[1].score < 0.05  # near tie
     assert dated[0].path.endswith("new.txt") and dated[0].score > dated[1].score
     assert named[0].path.endswith("old.txt")  # a date the question names wins over the asked-on week
+    assert [h.in_dates for h in dated] == [True, False] and not any(h.in_dates for h in undated)
+
+
+def test_evidence_of_the_asked_dates_comes_before_closer_wording_from_years_before() -> None:
+    import dataclasses
+
+    from rag.answer.evidence import select_evidence
+    from rag.config import Settings
+    from rag.types import Chunk, Hit
+    from tests.fakes import HashingEmbedder
+
+    def hit(doc: str, text: str, day: str, in_dates: bool) -> Hit:
+        return Hit(1, 0.5, Chunk(f"{doc}:0", doc, 0, text, 0, len(text)), f"/{doc}.txt", doc, day, in_dates=in_dates)
+
+    question = "Which club unveiled plans for a new stadium this week?"
+    old = hit("old", "The club unveiled plans for a new stadium.", "2016-02-01", False)
+    new = hit("new", "The club unveiled plans for a new stadium near Old Trafford.", "2025-03-11", True)
+    chosen = select_evidence(question, [old, new], HashingEmbedder(), Settings())
+    assert chosen[0].hit.doc_id == "new"
+    undated = select_evidence(question, [old, dataclasses.replace(new, in_dates=False)], HashingEmbedder(), Settings())
+    assert undated[0].hit.doc_id == "old"  # without the dates, the closer wording wins
