@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 
+from rag.ingest.readers.common import is_dateline
+
 _NAME = r"[A-Z][\w'’\-]+(?:\s+(?:van|von|de|da|del|la|le)?\s*[A-Z][\w'’\-]+){1,3}"
 _BYLINE_LINE = re.compile(rf"(?:[Bb]y\s+)?{_NAME}(?:\s*,\s*[^,.!?\n]{{2,80}}){{0,3}}")
 _NAME_LINE = re.compile(rf"(?:{_NAME}|[A-Z][\w'’\-]+)(?:\s+(?:of|for|and|the|on)?\s*[A-Z][\w'’\-]+)*")
-_DATELINE = re.compile(
-    r"(?i:date|dated|published|posted|updated|last updated)\s*:?\s*"
-    r"(?:[\d ,./:\-]|(?i:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?"
-    r"|utc|gmt|am|pm|at)\b)+")
 _AUTHORSHIP = re.compile(r"\b(?:wrote|write|writes|written|author|authors|authored|byline|by whom)\b", re.I)
 _SPEAKER_QUESTION = re.compile(
     rf"\b(?i:what|how)\s+(?i:did|does|do|has|have|had)\s+(?:the\s+)?(?P<name>{_NAME}|[A-Z][\w'’\-]+)\s+"
@@ -36,8 +34,8 @@ def is_byline(text: str) -> bool:
     if not lines or len(lines) > 3 or text.rstrip()[-1:] in ".!?\"”":
         return False
     first, rest = lines[0], lines[1:]
-    if not rest and _DATELINE.fullmatch(first) and any(ch.isdigit() for ch in first):
-        return True  # "Date: 2025-03-07", a dateline
+    if not rest and is_dateline(first):
+        return True
     if not _BYLINE_LINE.fullmatch(first) or len(first.split()) > 16:
         return False
     return all(_NAME_LINE.fullmatch(line) and len(line.split()) <= 8 for line in rest)

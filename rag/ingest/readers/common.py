@@ -128,6 +128,16 @@ def find_date(text_head: str) -> str | None:
     return None
 
 
+def is_dateline(line: str) -> bool:
+    """True for a line that only labels a date ("Date: 2025-03-07", "Updated Mon, 3 Mar 2025 10:00 GMT"):
+    metadata of the document, not a statement in it."""
+    line = line.strip()
+    if "\n" in line or not _LABEL.match(line) or _date_in(line) is None:
+        return False
+    rest = _LABEL.sub("", _MDY.sub(" ", _DMY.sub(" ", _ISO.sub(" ", line))))
+    return len(re.findall(r"[A-Za-z]+", rest)) <= 3
+
+
 def parse_date(value: str) -> str | None:
     """A single date value (meta content, front matter, attribute) as YYYY-MM-DD, else None."""
     return _date_in(value.strip()) if value else None
