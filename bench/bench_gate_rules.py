@@ -5,7 +5,10 @@ the unanswerable questions and keeps answering the answerable ones.
 
 For each question the real search and evidence selection run (news questions as of their own
 date); a rule refuses on the number of the question's names/numbers missing from the evidence
-(THRESHOLDS.missing_keys_to_refuse) and the best evidence score (THRESHOLDS.insufficient_score).
+(THRESHOLDS.missing_keys_to_refuse) and the best evidence score (THRESHOLDS.insufficient_score). The
+names/numbers are either all of the question's key terms ("all names", rag.retrieve.lexical.key_terms) or
+those the gate asks for (rag.answer.gate.asked_keys: no later sentence's first word, no words describing
+the asked-for thing, "which Dutch artist").
 Rules are chosen on the SQuAD articles held back from the judge's training ("calibration") and
 RealTime QA January-February, and reported on the SQuAD eval articles and RealTime QA March
 (every RealTime QA question is answerable: only the answered share is shown).
@@ -20,24 +23,33 @@ from _util import machine_note, table
 from bench_qa import pick
 
 from rag.answer.evidence import select_evidence
-from rag.answer.gate import hit_terms
+from rag.answer.gate import asked_keys, hit_terms, missing_keys
 from rag.assistant import Assistant
 from rag.config import Settings, eval_data_dir
 from rag.eval.run import in_month, load_qa_set, write_corpus
 from rag.retrieve.lexical import key_terms
 
+KEY_RULES = ("all names", "asked keys", "asked keys, documents")
 RULES = [(1, 0.60), (1, 0.65), (2, 0.60), (2, 0.62), (2, 0.64), (2, 0.65), (2, 0.66), (None, 0.65), (None, 0.66)]
 
 
 def features(assistant: Assistant, settings: Settings, questions, dated: bool) -> list[tuple]:  # noqa: ANN001
-    """(unanswerable, missing key terms, best evidence score, any evidence) per question."""
+    """(unanswerable, {key rule: missing key terms}, best evidence score, any evidence) per question."""
     out = []
     for q in questions:
         hits = assistant.search(q.text, as_of=q.date if dated else None)
         evidence = select_evidence(q.text, hits, assistant.embedder, settings)
-        missing = key_terms(q.text) - hit_terms([e.hit for e in evidence])
-        out.append((q.unanswerable, len(missing), max((e.score for e in evidence), default=0.0), bool(evidence)))
+        found = hit_terms([e.hit for e in evidence])
+        in_documents = missing_keys(q.text, evidence, lambda doc_id: assistant.document(doc_id).text)
+        missing = {"all names": len(key_terms(q.text) - found), "asked keys": len(asked_keys(q.text) - found),
+                   "asked keys, documents": len(in_documents)}
+        out.append((q.unanswerable, missing, max((e.score for e in evidence), default=0.0), bool(evidence)))
     return out
+
+
+def refused(feature: tuple, rule: str, keys: int | None, score: float) -> bool:
+    """Whether the gate with `keys` missing names (counted by `rule`) and `score` refuses this question."""
+    return not feature[3] or (keys is not None and feature[1][rule] >= keys) or feature[2] < score
 
 
 def _index(root: Path, docs) -> Settings:  # noqa: ANN001
@@ -66,15 +78,12 @@ def main() -> int:
                                         + in_month(questions, "2025-02"), True)
         sets["RTQA March"] = features(assistant, settings, in_month(questions, "2025-03"), True)
     rows = []
-    for keys, score in RULES:
-        cells = [f"{keys or 'no'} missing name(s) | score < {score}"]
-        for name, feats in sets.items():
-            def refused(r: tuple) -> bool:
-                return not r[3] or (keys is not None and r[1] >= keys) or r[2] < score
-            ans = [r for r in feats if not r[0]]
-            una = [r for r in feats if r[0]]
-            cell = f"{sum(not refused(r) for r in ans) / len(ans):.3f}"
-            cells.append(cell + (f" / {sum(refused(r) for r in una) / len(una):.3f}" if una else ""))
+    for (keys, score), rule in [(r, k) for r in RULES for k in KEY_RULES if r[0] or k == KEY_RULES[0]]:
+        cells = [f"{keys or 'no'} missing {rule if keys else 'name'} | score < {score}"]
+        for feats in sets.values():
+            ans = [not refused(r, rule, keys, score) for r in feats if not r[0]]
+            una = [refused(r, rule, keys, score) for r in feats if r[0]]
+            cells.append(f"{sum(ans) / len(ans):.3f}" + (f" / {sum(una) / len(una):.3f}" if una else ""))
         rows.append(cells)
     print(f"answered (answerable) / refused (unanswerable); {machine_note()}")
     print(table(["rule", *sets], rows))

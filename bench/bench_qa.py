@@ -46,7 +46,6 @@ from rag.assistant import Assistant
 from rag.config import Settings, eval_data_dir, packaged_judge_path
 from rag.eval.metrics import contains_gold, mean, percentile
 from rag.eval.run import load_qa_set, write_corpus
-from rag.retrieve.lexical import content_terms, key_terms
 from rag.thresholds import THRESHOLDS
 from rag.training.export import write_card
 
@@ -76,12 +75,10 @@ def pick(data: Path, articles: int, limit: int, seed: int, split: str | None = N
     return docs, qs
 
 
-def gate_features(question: str, evidence) -> tuple[bool, float]:  # noqa: ANN001
-    found: set[str] = set()
-    for hit in {ev.hit.chunk_id: ev.hit for ev in evidence}.values():
-        found |= content_terms(hit.chunk.text) | content_terms(hit.title)
-    missing = len(key_terms(question) - found) >= THRESHOLDS.missing_keys_to_refuse
-    return missing, max((ev.score for ev in evidence), default=0.0)
+def gate_features(assistant: Assistant, question: str, evidence) -> tuple[bool, float]:  # noqa: ANN001
+    """(the gate's missing-names rule refuses, best evidence score), as rag.answer.gate computes them."""
+    missing = gate.missing_keys(question, evidence, lambda doc_id: assistant.document(doc_id).text)
+    return len(missing) >= THRESHOLDS.missing_keys_to_refuse, max((ev.score for ev in evidence), default=0.0)
 
 
 def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN001
@@ -90,10 +87,11 @@ def run_gate(assistant: Assistant, qs, settings: Settings) -> None:  # noqa: ANN
     for q in qs:
         hits = assistant.search(q.text, rerank=False)
         evidence = select_evidence(q.text, hits, assistant.embedder, settings)
-        missing, best = gate_features(q.text, evidence)
+        missing, best = gate_features(assistant, q.text, evidence)
         rows.append((q.unanswerable, missing, best))
         if judge is not None:
-            hand = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder)
+            hand = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder,
+                                                                   document_text=lambda d: assistant.document(d).text)
             top = gate.judge_answerability(q.text, evidence, judge) if evidence else 0.0
             judged.append((q.unanswerable, hand, top, not evidence or missing))
     out = []
@@ -161,7 +159,8 @@ def run_qa(assistant: Assistant, qs, settings: Settings, verbose: bool) -> None:
         compared += bool(parties)
         raw, first = "", None
         gated = not evidence or gate.evidence_is_insufficient(q.text, evidence, assistant.embedder,
-                                                               judge=judge if THRESHOLDS.judge_gate else None)
+                                                               judge=judge if THRESHOLDS.judge_gate else None,
+                                                               document_text=lambda d: assistant.document(d).text)
         if not gated:
             messages = answer_messages(q.text, evidence, context_window=generator.context_window,
                                        count_tokens=generator.count_tokens, reserve_tokens=settings.max_tokens)

@@ -38,7 +38,8 @@ def answer_question(ctx: StageContext, question: str, *, k: int | None = None, d
     judge = ctx.judge if THRESHOLDS.quote_by_judge or THRESHOLDS.judge_gate else None
     first_token_ms: float | None = None
     if not evidence or evidence_is_insufficient(query, evidence, embedder,
-                                                judge=judge if THRESHOLDS.judge_gate else None):
+                                                judge=judge if THRESHOLDS.judge_gate else None,
+                                                document_text=lambda doc_id: ctx.document(doc_id).text):
         verified = refusal(question)
     else:
         generator = ctx.generator

@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.embed.embedder import Embedder
 from rag.generate.generator import Generator
 from rag.retrieve.judge import Judge
-from rag.types import Hit
+from rag.types import Document, Hit
 
 
 class StageContext(Protocol):
@@ -42,3 +42,5 @@ class StageContext(Protocol):
     def model_info(self) -> Mapping[str, Any]: ...
 
     def stats(self) -> Mapping[str, Any]: ...
+
+    def document(self, doc_id: str) -> Document: ...

@@ -64,11 +64,12 @@ def ranking_metrics(ranking: Sequence[str], relevant: Mapping[str, float]) -> di
 
 def normalize_answer(text: str) -> str:
     """SQuAD normalisation: lowercase, drop punctuation and the articles a/an/the, collapse spaces;
-    also typographic punctuation (curly quotes, dashes: news text has them) and a possessive 's, so that
-    "Adrien Brody's speech" holds the answer "Adrien Brody"."""
+    also typographic punctuation (curly quotes, dashes: news text has them), a possessive 's, so that
+    "Adrien Brody's speech" holds the answer "Adrien Brody", and accents ("Doncic" holds "Dončić")."""
     text = _POSSESSIVE.sub("", text.lower().replace("’", "'").replace("‘", "'")).translate(_PUNCT)
     if not text.isascii():
-        text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text)
+                       if not unicodedata.category(ch).startswith(("P", "M")))
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from rag.answer.gate import evidence_is_insufficient, judge_answerability, refusal
+from rag.answer.gate import asked_keys, evidence_is_insufficient, hit_terms, judge_answerability, refusal
 from rag.answer.verify import is_not_found, verify_answer
 from rag.retrieve.judge import Reading
 from rag.types import Chunk, Evidence, Hit
@@ -168,6 +168,42 @@ def test_evidence_gate() -> None:
     # one context word the evidence lacks ("Spanish") no longer refuses well-matched evidence; two do
     assert not evidence_is_insufficient("How much will construction of the Spanish quay cost?", evidence, EMB)
     assert evidence_is_insufficient("How much will construction of the Spanish quay cost Madrid?", evidence, EMB)
+    # the words describing what is asked for are no names the evidence must hold: it names the answer
+    assert not evidence_is_insufficient("Which Spanish European official opposed the plan?", evidence, EMB)
+    assert evidence_is_insufficient("Did the Spanish European official oppose the plan?", evidence, EMB)
+    # names the chunk leaves out ("she", "the harbour master") but its document states are found there
+    question = "What did harbour master Pia Lund approve?"
+    assert evidence_is_insufficient(question, evidence, EMB)
+    read: list[str] = []
+
+    def document_text(doc_id: str) -> str:
+        read.append(doc_id)
+        return "Harbour master Pia Lund signed the minutes.\n\n" + DOC
+    assert not evidence_is_insufficient(question, evidence, EMB, document_text=document_text)
+    assert read == ["d1"]  # each document read once
+    assert not evidence_is_insufficient("How much will the quay cost?", evidence, EMB, document_text=document_text)
+    assert read == ["d1"]  # and only while names are missing
+    # a surname found stands for the whole name; an unknown person's full name is still two missing names
+    assert not evidence_is_insufficient("What did Councillor Ana Maria Ruiz oppose?", evidence, EMB)
+    assert evidence_is_insufficient("What did Ana Maria Lopez oppose?", evidence, EMB)
+
+
+@pytest.mark.parametrize(("question", "keys"), [
+    ("Which Central American country offered to house US inmates?", {"us"}),
+    ("Opposition leader María Machado left a protest in which South American city?", {"maria", "machado"}),
+    ("Food recalls rose in the US. Around how many were there in 2024?", {"us", "2024"}),  # "Around": a first word
+    ("What Apple product did Tim Cook show?", {"tim", "cook"}),
+    ("What did the NATO summit in Vilnius decide?", {"nato", "vilnius"}),  # "did": not a description
+    ("Who won the 2025 Golden Globe?", {"2025", "golden", "globe"}),
+])
+def test_asked_keys(question: str, keys: set[str]) -> None:
+    assert asked_keys(question) == keys
+
+
+def test_hit_terms_read_a_dotted_acronym_as_the_plain_one() -> None:
+    chunk = Chunk("d9:0", "d9", 0, "The U.S. and the E.U. signed it in the U.K.", 0, 44)
+    found = hit_terms([Hit(1, 0.5, chunk, "/docs/deal.txt", "Trade deal", None)])
+    assert {"us", "eu", "uk", "signed", "trade", "deal"} <= found
 
 
 # -- end to end: the real SmolLM2 model and the real MiniLM embedder ---------------------------
@@ -288,3 +324,4 @@ def test_the_gate_with_a_judge_refuses_below_its_threshold() -> None:
               for ev in evidence]
     judge = KeywordJudge(threshold=0.9)
     assert judge_answerability(question, scored, judge) == 0.95 and judge.calls == []  # the reranker's score reused
+

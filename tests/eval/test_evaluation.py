@@ -92,6 +92,8 @@ def test_squad_normalisation_and_containment() -> None:
     assert m.contains_gold("Adrien Brody's speech broke the record.", ["Adrien Brody"])
     assert m.contains_gold("The rocket’s exhaust lit the sky", ["The rocket's exhaust"])
     assert not m.contains_gold("Brodyson spoke", ["Brody"])
+    assert m.contains_gold("Luka Doncic was traded", ["Luka Dončić"])  # accents folded, both ways
+    assert m.contains_gold("Emilia Pérez led", ["“Emilia Perez”"])
 
 
 def test_rouge_through_the_library() -> None:
